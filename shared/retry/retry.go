@@ -1,0 +1,183 @@
+// Package retry decides whether a failed provider call is tried again, and how long to
+// wait first: classification with a reason, exponential backoff with full jitter capped
+// and stretched to whatever the server asked for, and an injectable clock so the timing
+// is tested with instants, never with sleeps.
+package retry
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/examina-dev/examina-serverless/shared/examina"
+)
+
+// Clock tells the time and waits. Tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx is done, returning ctx.Err() in that case.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now returns time.Now().
+func (RealClock) Now() time.Time { return time.Now() }
+
+// Sleep waits for d or until ctx is done.
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Action is what to do after a failed attempt.
+type Action int
+
+const (
+	// Stop gives up: the error is permanent or the context is done.
+	Stop Action = iota
+	// Retry tries the same request again after a backoff.
+	Retry
+	// Repair tries again with the validation error included in the request.
+	Repair
+	// Enlarge tries again with a larger output budget (the output was truncated).
+	Enlarge
+)
+
+func (a Action) String() string {
+	switch a {
+	case Retry:
+		return "retry"
+	case Repair:
+		return "repair"
+	case Enlarge:
+		return "enlarge"
+	}
+	return "stop"
+}
+
+// Decision is an Action with the reason it was taken.
+type Decision struct {
+	Action Action
+	Reason string
+}
+
+// Classify decides what to do after err. It looks at the domain error kinds and at
+// *examina.ProviderError, which provider clients produce at their edge.
+func Classify(err error) Decision {
+	if err == nil {
+		return Decision{Stop, "success"}
+	}
+	if errors.Is(err, context.Canceled) {
+		return Decision{Stop, "cancelled"}
+	}
+	var pe *examina.ProviderError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Reason == "truncated":
+			return Decision{Enlarge, "output truncated at the token budget"}
+		case pe.Kind == examina.KindInvalid:
+			return Decision{Repair, "output failed validation"}
+		case pe.Kind == examina.KindTransient:
+			return Decision{Retry, transientReason(pe)}
+		default:
+			return Decision{Stop, "permanent provider error"}
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Decision{Retry, "timeout"}
+	}
+	switch examina.KindOf(err) {
+	case examina.KindInvalid:
+		return Decision{Repair, "output failed validation"}
+	case examina.KindTransient:
+		return Decision{Retry, "transient error"}
+	}
+	return Decision{Stop, "unclassified error"}
+}
+
+func transientReason(pe *examina.ProviderError) string {
+	if pe.Reason != "" {
+		return pe.Reason
+	}
+	if pe.RateLimit {
+		return "rate limited"
+	}
+	return "transient provider error"
+}
+
+// Policy is how often and how long to retry.
+type Policy struct {
+	// MaxRetries is the number of attempts after the first (default 2).
+	MaxRetries int
+	// Base is the backoff before the first retry, doubled each time (default 500ms).
+	Base time.Duration
+	// Cap bounds the computed backoff (default 20s).
+	Cap time.Duration
+	// MaxServerWait bounds how long a server-requested wait (Retry-After) is honoured
+	// (default 2m). A longer request gives up instead of hanging the run.
+	MaxServerWait time.Duration
+	// Jitter returns a number in [0,1); nil uses math/rand/v2.
+	Jitter func() float64
+}
+
+// DefaultPolicy returns the documented defaults.
+func DefaultPolicy() Policy {
+	return Policy{MaxRetries: 2, Base: 500 * time.Millisecond, Cap: 20 * time.Second, MaxServerWait: 2 * time.Minute}
+}
+
+// Backoff returns the wait before retry number n (1 for the first retry) after err:
+// full jitter over min(Cap, Base·2^(n-1)), raised to the server's requested wait if
+// err carries one. ok is false when the server asked for more than MaxServerWait.
+func (p Policy) Backoff(n int, err error) (wait time.Duration, ok bool) {
+	p = p.withDefaults()
+	if n < 1 {
+		n = 1
+	}
+	ceil := p.Base
+	for i := 1; i < n && ceil < p.Cap; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, p.Cap)
+	j := p.Jitter
+	if j == nil {
+		j = rand.Float64
+	}
+	wait = time.Duration(j() * float64(ceil))
+	var pe *examina.ProviderError
+	if errors.As(err, &pe) && pe.RetryAfter > 0 {
+		if pe.RetryAfter > p.MaxServerWait {
+			return pe.RetryAfter, false
+		}
+		wait = max(wait, pe.RetryAfter)
+	}
+	return wait, true
+}
+
+func (p Policy) withDefaults() Policy {
+	d := DefaultPolicy()
+	if p.Base <= 0 {
+		p.Base = d.Base
+	}
+	if p.Cap <= 0 {
+		p.Cap = d.Cap
+	}
+	if p.MaxServerWait <= 0 {
+		p.MaxServerWait = d.MaxServerWait
+	}
+	if p.MaxRetries < 0 {
+		p.MaxRetries = 0
+	}
+	return p
+}
