@@ -1,6 +1,9 @@
 package examina
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Prompt is a rendered, versioned prompt.
 type Prompt struct {
@@ -35,6 +38,20 @@ type Response struct {
 	OutputTokens int
 	HTTPStatus   int
 	Heuristic    bool // produced by a heuristic, not a model
+	// RateLimit is what the response's headers said about the remaining rate-limit
+	// budget, nil when they said nothing. Gates use it to slow down before a 429.
+	RateLimit *RateLimitInfo
+}
+
+// RateLimitInfo is the rate-limit budget a provider announced in a response's headers
+// (x-ratelimit-*, anthropic-ratelimit-*). A count is -1 and a reset 0 when unknown.
+type RateLimitInfo struct {
+	RemainingRequests int
+	RemainingTokens   int
+	// ResetRequests and ResetTokens are how long until the budget is replenished,
+	// relative to when the response was received.
+	ResetRequests time.Duration
+	ResetTokens   time.Duration
 }
 
 // Provider produces the raw text of an analysis for one request.

@@ -7,7 +7,9 @@ package retry
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
@@ -98,6 +100,16 @@ func Classify(err error) Decision {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return Decision{Retry, "timeout"}
 	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return Decision{Retry, "connection closed early"}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return Decision{Retry, "timeout"}
+		}
+		return Decision{Retry, "connection error"}
+	}
 	switch examina.KindOf(err) {
 	case examina.KindInvalid:
 		return Decision{Repair, "output failed validation"}
@@ -121,6 +133,11 @@ func transientReason(pe *examina.ProviderError) string {
 type Policy struct {
 	// MaxRetries is the number of attempts after the first (default 2).
 	MaxRetries int
+	// MaxRateLimitRetries is the number of retries of rate-limited attempts (429,
+	// 529, 503: ProviderError.RateLimit), counted apart from MaxRetries so a burst
+	// of 429s does not use up the retries meant for real failures (default 8). 0
+	// counts them against MaxRetries like any other retry.
+	MaxRateLimitRetries int
 	// Base is the backoff before the first retry, doubled each time (default 500ms).
 	Base time.Duration
 	// Cap bounds the computed backoff (default 20s).
@@ -134,7 +151,41 @@ type Policy struct {
 
 // DefaultPolicy returns the documented defaults.
 func DefaultPolicy() Policy {
-	return Policy{MaxRetries: 2, Base: 500 * time.Millisecond, Cap: 20 * time.Second, MaxServerWait: 2 * time.Minute}
+	return Policy{MaxRetries: 2, MaxRateLimitRetries: 8, Base: 500 * time.Millisecond, Cap: 20 * time.Second, MaxServerWait: 2 * time.Minute}
+}
+
+// Budget counts the retries spent on one item, rate-limited ones apart.
+type Budget struct {
+	Retries     int // retries counted against MaxRetries
+	RateLimited int // retries counted against MaxRateLimitRetries
+}
+
+// Total is the number of retries spent, the n to pass to Backoff after Spend.
+func (b Budget) Total() int { return b.Retries + b.RateLimited }
+
+// Spend reports whether p allows one more retry after err, given what b has spent,
+// and records it in b when it does. Rate-limited errors draw on MaxRateLimitRetries
+// when it is set, every other error on MaxRetries.
+func (p Policy) Spend(b *Budget, err error) bool {
+	if p.MaxRateLimitRetries > 0 && RateLimited(err) {
+		if b.RateLimited >= p.MaxRateLimitRetries {
+			return false
+		}
+		b.RateLimited++
+		return true
+	}
+	if b.Retries >= max(p.MaxRetries, 0) {
+		return false
+	}
+	b.Retries++
+	return true
+}
+
+// RateLimited reports whether err says the provider is shedding load (a
+// *examina.ProviderError with RateLimit set: 429, 529, 503).
+func RateLimited(err error) bool {
+	var pe *examina.ProviderError
+	return errors.As(err, &pe) && pe.RateLimit && pe.Kind == examina.KindTransient
 }
 
 // Backoff returns the wait before retry number n (1 for the first retry) after err:

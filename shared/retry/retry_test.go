@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -26,6 +28,12 @@ func TestClassify(t *testing.T) {
 		{"parse error", examina.E("analysis.Parse", examina.KindInvalid, "confidence: bad"), Repair},
 		{"transient kind", examina.E("x", examina.KindTransient, "flaky"), Retry},
 		{"unknown", errors.New("boom"), Stop},
+		{"unexpected EOF", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), Retry},
+		{"connection refused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, Retry},
+		{"529 overloaded", &examina.ProviderError{Kind: examina.KindTransient, HTTPStatus: 529, RateLimit: true, Reason: "overloaded"}, Retry},
+		{"spend limit", &examina.ProviderError{Kind: examina.KindPermanent, HTTPStatus: 429, Reason: "spend_limit"}, Stop},
+		{"json_validate_failed", &examina.ProviderError{Kind: examina.KindInvalid, HTTPStatus: 400, Code: "json_validate_failed"}, Repair},
+		{"cancelled provider call", &examina.ProviderError{Kind: examina.KindTransient, Err: context.Canceled}, Stop},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,5 +79,62 @@ func TestRealClockSleepCancelled(t *testing.T) {
 	cancel()
 	if err := (RealClock{}).Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Sleep on cancelled ctx = %v, want context.Canceled", err)
+	}
+}
+
+func TestSpend(t *testing.T) {
+	rl := &examina.ProviderError{Kind: examina.KindTransient, HTTPStatus: 429, RateLimit: true}
+	boom := &examina.ProviderError{Kind: examina.KindTransient, HTTPStatus: 500}
+	tests := []struct {
+		name   string
+		policy Policy
+		errs   []error
+		want   []bool
+	}{
+		{"plain retries", Policy{MaxRetries: 2}, []error{boom, boom, boom}, []bool{true, true, false}},
+		{"rate limits apart", Policy{MaxRetries: 1, MaxRateLimitRetries: 3},
+			[]error{rl, rl, boom, rl, rl, boom}, []bool{true, true, true, true, false, false}},
+		{"rate limits counted as retries when unset", Policy{MaxRetries: 2},
+			[]error{rl, rl, rl}, []bool{true, true, false}},
+		{"no retries", Policy{}, []error{boom}, []bool{false}},
+		{"negative", Policy{MaxRetries: -1}, []error{boom}, []bool{false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b Budget
+			for i, err := range tt.errs {
+				if got := tt.policy.Spend(&b, err); got != tt.want[i] {
+					t.Fatalf("Spend #%d (%v) = %v, want %v (budget %+v)", i, err, got, tt.want[i], b)
+				}
+			}
+		})
+	}
+}
+
+func TestBudgetTotal(t *testing.T) {
+	p := DefaultPolicy()
+	var b Budget
+	p.Spend(&b, &examina.ProviderError{Kind: examina.KindTransient, RateLimit: true})
+	p.Spend(&b, errors.New("other"))
+	if b.Total() != 2 || b.RateLimited != 1 || b.Retries != 1 {
+		t.Fatalf("budget = %+v, total %d; want one of each", b, b.Total())
+	}
+}
+
+func TestRateLimited(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("x"), false},
+		{&examina.ProviderError{Kind: examina.KindTransient, RateLimit: true}, true},
+		{fmt.Errorf("wrapped: %w", &examina.ProviderError{Kind: examina.KindTransient, RateLimit: true}), true},
+		{&examina.ProviderError{Kind: examina.KindPermanent, RateLimit: true}, false},
+	}
+	for _, tt := range tests {
+		if got := RateLimited(tt.err); got != tt.want {
+			t.Errorf("RateLimited(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
