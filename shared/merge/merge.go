@@ -96,16 +96,24 @@ func Build(results []examina.ExerciseResult, opts Options) Output {
 
 // mergeGroups applies the ordered merge and returns the groups and the invalid count.
 func mergeGroups(results []examina.ExerciseResult) ([]examina.MergedExercise, int) {
-	order := make([]int, len(results))
-	for i := range order {
-		order[i] = i
+	// Sort compact keys rather than the large results; the index makes the order total.
+	type key struct {
+		pos int
+		id  string
+		idx int
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		ra, rb := &results[a], &results[b]
-		if c := cmp.Compare(ra.Position, rb.Position); c != 0 {
+	keys := make([]key, len(results))
+	for i := range results {
+		keys[i] = key{results[i].Position, results[i].ID, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.pos, b.pos); c != 0 {
 			return c
 		}
-		return strings.Compare(ra.ID, rb.ID)
+		if c := strings.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.idx, b.idx)
 	})
 
 	merged := make([]examina.MergedExercise, 0, len(results))
@@ -118,8 +126,8 @@ func mergeGroups(results []examina.ExerciseResult) ([]examina.MergedExercise, in
 		}
 		parts = parts[:0]
 	}
-	for _, i := range order {
-		r := &results[i]
+	for _, k := range keys {
+		r := &results[k.idx]
 		if !r.Analysis.IsValidExercise {
 			invalid++
 			continue

@@ -2,6 +2,7 @@ package merge
 
 import (
 	"math"
+	"math/bits"
 	"unicode"
 	"unicode/utf8"
 )
@@ -174,7 +175,7 @@ func (l *levenshtein) bounded(a, b []rune, k int) (int, bool) {
 	return big, false
 }
 
-// histSize is the number of buckets of the rune histogram used as a cheap lower bound.
+// histSize is the number of buckets of the rune histogram used as a lower bound.
 const histSize = 32
 
 // histogram counts the runes of a normalised name into histSize buckets.
@@ -202,6 +203,31 @@ func (h *histogram) lowerBound(g *histogram) int {
 	return int(l1+1) / 2
 }
 
+// runeSet is a 64-bucket set of the runes of a normalised name, the cheapest filter.
+type runeSet uint64
+
+func runeSetOf(rs []rune) runeSet {
+	var s runeSet
+	for _, r := range rs {
+		s |= 1 << (uint32(r) % 64)
+	}
+	return s
+}
+
+// lowerBound returns a lower bound of the edit distance between the names whose sets
+// are s and o: every bucket of one missing from the other costs at least one edit, and
+// one substitution can settle at most one bucket on each side.
+func (s runeSet) lowerBound(o runeSet) int {
+	return max(bits.OnesCount64(uint64(s&^o)), bits.OnesCount64(uint64(o&^s)))
+}
+
+// lengthBucket holds the canonical names of one rune length, with their rune sets
+// stored contiguously for a fast scan.
+type lengthBucket struct {
+	canon []int
+	sets  []runeSet
+}
+
 // folder assigns distinct normalised names to canonical names: a name joins the most
 // similar earlier canonical name with similarity >= threshold (ties to the earliest) or
 // becomes canonical itself. Canonical names are bucketed by rune length so that a name
@@ -210,13 +236,13 @@ type folder struct {
 	threshold float64
 	canon     [][]rune
 	hist      []histogram
-	byLen     map[int][]int // rune length -> canonical indices, ascending
+	byLen     map[int]*lengthBucket
 	maxLen    int
 	lev       levenshtein
 }
 
 func newFolder(threshold float64) *folder {
-	return &folder{threshold: threshold, byLen: make(map[int][]int)}
+	return &folder{threshold: threshold, byLen: make(map[int]*lengthBucket)}
 }
 
 // add folds name (normalised, non-empty, distinct from every name added before) and
@@ -228,7 +254,13 @@ func (f *folder) add(name []rune) int {
 	c := len(f.canon)
 	f.canon = append(f.canon, name)
 	f.hist = append(f.hist, histogramOf(name))
-	f.byLen[len(name)] = append(f.byLen[len(name)], c)
+	b := f.byLen[len(name)]
+	if b == nil {
+		b = &lengthBucket{}
+		f.byLen[len(name)] = b
+	}
+	b.canon = append(b.canon, c)
+	b.sets = append(b.sets, runeSetOf(name))
 	f.maxLen = max(f.maxLen, len(name))
 	return c
 }
@@ -247,7 +279,7 @@ func (f *folder) match(name []rune) (int, bool) {
 	if kn < 0 {
 		return 0, false // t > 1: nothing but equal names would fold
 	}
-	h := histogramOf(name)
+	h, set := histogramOf(name), runeSetOf(name)
 	best, bestSim := -1, -1.0
 	// A length l can reach the threshold only if |n-l| <= maxDistance(max(n, l)): for
 	// l <= n that is l >= n-kn; for l > n it needs t·l <= n (plus float slack).
@@ -261,7 +293,15 @@ func (f *folder) match(name []rune) (int, bool) {
 		if l-n > k {
 			continue
 		}
-		for _, c := range f.byLen[l] {
+		b := f.byLen[l]
+		if b == nil {
+			continue
+		}
+		for j, cs := range b.sets {
+			if cs.lowerBound(set) > k {
+				continue
+			}
+			c := b.canon[j]
 			if f.hist[c].lowerBound(&h) > k {
 				continue
 			}
