@@ -24,7 +24,7 @@ const (
 // Limits on the raw text Parse accepts, which bound its work on hostile input.
 const (
 	maxResponseBytes = 256 << 10 // an analysis is a few KiB; anything far larger is junk
-	maxObjectStarts  = 256       // '{' positions tried as the start of the object
+	maxObjectStarts  = 128       // '{' positions tried as the start of the object
 	maxUnwrapDepth   = 3         // levels of {"analysis": {...}} wrapping removed
 	maxShownChars    = 40        // runes of an offending value quoted in an error
 )
@@ -68,7 +68,8 @@ func invalid(problems ...string) error {
 // one ends a reasoning preamble that is dropped), ```json fences, prose before and after,
 // a top-level array holding the object, and the object nested under a single key such as
 // {"analysis": {...}}. The JSON itself must be strict: the first balanced {...} that
-// decodes and carries analysis keys is used.
+// decodes and carries analysis keys is used. To bound the work on hostile input, a
+// response over 256 KiB is rejected and at most 128 '{' are tried as the object's start.
 //
 // Validation: is_valid_exercise, is_fragment and should_merge_with_previous are required
 // JSON booleans (the strings "true"/"false" are rejected, so a model that ignores the
@@ -153,12 +154,12 @@ func extract(text string) (map[string]json.RawMessage, error) {
 		return found, nil
 	case first != nil:
 		return first, nil // validation names the missing fields
+	case scanStopped:
+		return nil, invalid("response holds no JSON object in its first part: answer with the JSON object only")
 	case syntaxErr != nil:
 		return nil, invalid("response holds no valid JSON object: " + syntaxErr.Error())
 	case unclosed:
 		return nil, invalid("response holds an incomplete JSON object: it ends before the closing brace")
-	case scanStopped:
-		return nil, invalid("response holds no JSON object in its first part")
 	}
 	return nil, invalid("response holds no JSON object: expected {\"is_valid_exercise\": ..., ...}")
 }
@@ -174,19 +175,25 @@ var thinkTags = [...]struct{ open, close string }{
 // the last analysis object is the answer.
 func stripThinking(s string) (out string, preferLast bool) {
 	for _, t := range thinkTags {
+		var b strings.Builder
+		rest := s
 		for {
-			i := indexFold(s, t.open, 0)
+			i := indexFold(rest, t.open, 0)
 			if i < 0 {
 				break
 			}
-			j := indexFold(s, t.close, i+len(t.open))
+			b.WriteString(rest[:i])
+			b.WriteByte(' ')
+			j := indexFold(rest, t.close, i+len(t.open))
 			if j < 0 {
-				s = s[:i] + " " + s[i+len(t.open):]
+				rest = rest[i+len(t.open):]
 				preferLast = true
 				break
 			}
-			s = s[:i] + " " + s[j+len(t.close):]
+			rest = rest[j+len(t.close):]
 		}
+		b.WriteString(rest)
+		s = b.String()
 		// A closing tag with no opening one: the opening tag was in the chat template
 		// and everything before the closing tag is reasoning.
 		if j := lastIndexFold(s, t.close); j >= 0 {

@@ -184,6 +184,7 @@ func TestParseRejects(t *testing.T) {
 		{"truncated JSON", good[:len(good)/2], []string{"incomplete JSON object"}},
 		{"trailing comma", strings.TrimSuffix(good, "}") + ",}", []string{"no valid JSON object", "invalid character"}},
 		{"single quotes", `{'is_valid_exercise': true}`, []string{"no valid JSON object"}},
+		{"object after too many braces", strings.Repeat("{x} ", 200) + good, []string{"no JSON object in its first part"}},
 		{"too large", good + strings.Repeat(" ", 300<<10), []string{"too large"}},
 		{"object without analysis keys", `{"answer": "yes", "why": "because"}`, []string{
 			"is_valid_exercise: missing", "is_fragment: missing", "should_merge_with_previous: missing",

@@ -186,7 +186,7 @@ func oneLine(s string) string {
 }
 
 // escapeDelimiters replaces the '<' of anything that could read as one of the prompt's
-// delimiters ("<exercise", "</ exercise", "<previous_exercise", any case) with "&lt;",
+// delimiters ("<exercise", "< / Exercise", "<previous_exercise", ...) with "&lt;",
 // so the data cannot close its fence or open a new one.
 func escapeDelimiters(s string) string {
 	if !strings.Contains(s, "<") {
@@ -205,18 +205,16 @@ func escapeDelimiters(s string) string {
 }
 
 // looksLikeDelimiter reports whether rest (the text after a '<') starts like a delimiter
-// tag: optional '/', optional blanks, then "exercise" or "previous_exercise" in any case.
+// tag: blanks, an optional '/', blanks, then "exercise" or "previous_exercise" in any
+// case.
 func looksLikeDelimiter(rest string) bool {
-	j := 0
-	if j < len(rest) && rest[j] == '/' {
-		j++
-	}
-	for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\n' || rest[j] == '\r') {
-		j++
-	}
-	rest = rest[j:]
+	rest = strings.TrimLeft(rest, asciiSpace)
+	rest = strings.TrimPrefix(rest, "/")
+	rest = strings.TrimLeft(rest, asciiSpace)
 	return hasPrefixFold(rest, "exercise") || hasPrefixFold(rest, "previous_exercise")
 }
+
+const asciiSpace = " \t\n\v\f\r"
 
 // hasPrefixFold is an ASCII case-insensitive strings.HasPrefix.
 func hasPrefixFold(s, prefix string) bool {
