@@ -33,6 +33,7 @@ type parser struct {
 	truncated  bool
 
 	course    examina.Course
+	badCourse map[string]bool // course fields already reported as wrongly typed
 	exercises []examina.Exercise // at most lim.MaxExercises
 	idOffs    []int              // offset of each kept exercise's given id, else of the exercise
 	count     int                // exercises seen, kept or not
@@ -182,6 +183,7 @@ func (p *parser) jsonCourse(m *member) {
 		if m.val[0] != '{' {
 			p.add(m.off, "course", "found "+typeName(m.val)+", expected object",
 				`write the course as an object: "course": {"code": "ADE", "name": "...", "language": "en"}`)
+			p.badCourse = map[string]bool{"code": true, "name": true, "language": true}
 		} else {
 			fields = members(m.val)
 		}
@@ -198,6 +200,11 @@ func (p *parser) jsonCourse(m *member) {
 			s, ok := p.str(f.val, m.off+f.off, "course."+key, "write the course's "+key+" as a JSON string")
 			if ok {
 				val = s
+			} else {
+				if p.badCourse == nil {
+					p.badCourse = map[string]bool{}
+				}
+				p.badCourse[key] = true
 			}
 		}
 		return val
@@ -221,6 +228,7 @@ func (p *parser) checkCourse(off int, format Format) {
 		where = "with the file: a JSONL file does not carry its course"
 	}
 	switch n := utf8.RuneCountInString(c.Code); {
+	case n == 0 && p.badCourse["code"]:
 	case n == 0:
 		p.add(off, "course.code", "missing", `give the course code, e.g. "ADE", `+where)
 	case n > maxCodeChars:
@@ -234,7 +242,7 @@ func (p *parser) checkCourse(off int, format Format) {
 			break
 		}
 	}
-	if c.Name == "" {
+	if c.Name == "" && !p.badCourse["name"] {
 		p.add(off, "course.name", "missing", `give the course name, e.g. "Computer Architecture", `+where)
 	}
 	switch c.Language {
@@ -285,6 +293,10 @@ func (p *parser) syntaxError(base int, b []byte, path string, format Format) {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		off = base + max(int(se.Offset)-1, 0)
+		if strings.Contains(se.Error(), "unexpected end") { // point just past the last character
+			rest, _ := trimSpace(b)
+			off = base + skipSpace(b, 0) + len(rest)
+		}
 		msg = "invalid JSON: " + se.Error()
 	}
 	fix := "correct the JSON syntax here (a missing comma, quote, colon or bracket is the usual cause)"
