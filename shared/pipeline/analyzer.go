@@ -1,0 +1,256 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/examina-dev/examina-serverless/shared/analysis"
+	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/retry"
+)
+
+// Gate bounds and paces provider calls. Acquire blocks until a call may start (a free
+// slot, and rate-limit budget for about tokens tokens) or ctx is done; every successful
+// Acquire is followed by exactly one Release with the call's outcome, which adaptive
+// gates use to shrink or grow their limit.
+type Gate interface {
+	Acquire(ctx context.Context, tokens int) error
+	Release(resp examina.Response, err error)
+}
+
+// DefaultMaxTokens is the output budget of the first attempt; a truncated answer is
+// retried with twice the budget, up to MaxMaxTokens.
+const (
+	DefaultMaxTokens = 1024
+	MaxMaxTokens     = 8192
+)
+
+// Analyzer analyses one exercise with a provider: it renders the prompt, calls the
+// provider through the gate, parses and validates the answer, and retries transient
+// failures, repairs invalid output once and enlarges the budget of truncated output.
+type Analyzer struct {
+	Provider  examina.Provider
+	Policy    retry.Policy
+	Clock     retry.Clock // nil: the wall clock
+	Gate      Gate        // nil: unbounded
+	Language  string      // output language, "en" or "it"
+	MaxTokens int         // first attempt's output budget; 0: DefaultMaxTokens
+	// CallTimeout bounds one provider call (0: none). A context deadline, such as a
+	// Lambda's, shortens it so the failure is reported before the deadline.
+	CallTimeout time.Duration
+	// DeadlineMargin is kept free before the context deadline (default 2s when a
+	// deadline exists): no call or wait starts that would end after it.
+	DeadlineMargin time.Duration
+	Logger         *slog.Logger
+}
+
+// ExhaustedError says every attempt for an exercise failed. The analysis returned with
+// it is the degraded default.
+type ExhaustedError struct {
+	Attempts int
+	Last     error
+	Decision retry.Decision
+}
+
+func (e *ExhaustedError) Error() string {
+	return fmt.Sprintf("gave up after %d attempt(s) (%s): %v", e.Attempts, e.Decision.Reason, e.Last)
+}
+
+func (e *ExhaustedError) Unwrap() error { return e.Last }
+
+// Transient reports whether the last failure was transient, so a later redelivery
+// might succeed (the cloud path uses it to decide between retrying and degrading).
+func (e *ExhaustedError) Transient() bool {
+	return e.Decision.Action != retry.Stop || examina.KindOf(e.Last) == examina.KindTransient
+}
+
+// Analyze returns the validated analysis of ex (previous is the text of the exercise
+// before it). When every attempt fails it returns the degraded default analysis and an
+// *ExhaustedError. When ctx is done it returns ctx's error and no analysis worth
+// storing.
+func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examina.Exercise, previous string) (examina.Analysis, error) {
+	clock := a.Clock
+	if clock == nil {
+		clock = retry.RealClock{}
+	}
+	log := a.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	maxTokens := a.MaxTokens
+	if maxTokens <= 0 {
+		maxTokens = DefaultMaxTokens
+	}
+	req := examina.Request{
+		Prompt:    analysis.Build(course, a.Language, ex, previous),
+		Schema:    analysis.Schema(),
+		MaxTokens: maxTokens,
+		Course:    course,
+		Language:  a.Language,
+		Exercise:  ex,
+		Previous:  previous,
+	}
+	meta := examina.Meta{Provider: a.Provider.Name(), Model: a.Provider.Model()}
+	start := clock.Now()
+	repaired := false
+	retries := 0
+	var lastErr error
+	var decision retry.Decision
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return examina.Analysis{}, err
+		}
+		resp, rec, err := a.call(ctx, clock, attempt, req)
+		meta.Attempts = attempt
+		meta.InputTokens += resp.InputTokens
+		meta.OutputTokens += resp.OutputTokens
+		if resp.Model != "" {
+			meta.Model = resp.Model
+		}
+		var out examina.Analysis
+		if err == nil {
+			out, err = analysis.Parse(resp.Text)
+			if err != nil {
+				err = &examina.ProviderError{Provider: meta.Provider, Kind: examina.KindInvalid, Reason: "invalid_output", Message: err.Error(), Err: err}
+			}
+		}
+		if err == nil {
+			rec.Outcome = "ok"
+			meta.AttemptLog = append(meta.AttemptLog, rec)
+			meta.Status = examina.StatusOK
+			meta.Heuristic = resp.Heuristic
+			meta.LatencyMS = clock.Now().Sub(start).Milliseconds()
+			out.Meta = meta
+			return out, nil
+		}
+		if ctx.Err() != nil {
+			return examina.Analysis{}, ctx.Err()
+		}
+		lastErr = err
+		decision = retry.Classify(err)
+		rec.Outcome = decision.Action.String()
+		rec.Error = err.Error()
+		switch decision.Action {
+		case retry.Repair:
+			if repaired {
+				decision = retry.Decision{Action: retry.Stop, Reason: "output still invalid after a repair attempt"}
+			} else {
+				repaired = true
+				req.Repair = analysis.RepairInstruction(err)
+			}
+		case retry.Enlarge:
+			req.MaxTokens = min(req.MaxTokens*2, MaxMaxTokens)
+		}
+		if decision.Action != retry.Stop && retries >= a.Policy.MaxRetries {
+			decision.Reason = "retries exhausted: " + decision.Reason
+			decision.Action = retry.Stop
+		}
+		var wait time.Duration
+		if decision.Action == retry.Retry {
+			var ok bool
+			wait, ok = a.Policy.Backoff(retries+1, err)
+			if !ok {
+				decision = retry.Decision{Action: retry.Stop, Reason: fmt.Sprintf("server asked to wait %s, longer than allowed", wait)}
+			} else if !a.fits(ctx, clock, wait) {
+				decision = retry.Decision{Action: retry.Stop, Reason: "no time left before the deadline"}
+			}
+		}
+		if decision.Action == retry.Stop {
+			rec.Outcome = "failed"
+			meta.AttemptLog = append(meta.AttemptLog, rec)
+			break
+		}
+		rec.WaitMS = wait.Milliseconds()
+		meta.WaitMS += rec.WaitMS
+		meta.AttemptLog = append(meta.AttemptLog, rec)
+		retries++
+		log.LogAttrs(ctx, slog.LevelDebug, "retrying",
+			slog.Int("position", ex.Position), slog.Int("attempt", attempt),
+			slog.String("action", decision.Action.String()), slog.String("reason", decision.Reason),
+			slog.Duration("wait", wait))
+		if err := clock.Sleep(ctx, wait); err != nil {
+			return examina.Analysis{}, err
+		}
+	}
+	out := examina.DefaultAnalysis(lastErr.Error())
+	meta.Status = examina.StatusDegraded
+	meta.Error = lastErr.Error()
+	meta.LatencyMS = clock.Now().Sub(start).Milliseconds()
+	out.Meta = meta
+	log.LogAttrs(ctx, slog.LevelWarn, "exercise degraded",
+		slog.Int("position", ex.Position), slog.Int("attempts", meta.Attempts), slog.String("reason", decision.Reason))
+	return out, &ExhaustedError{Attempts: meta.Attempts, Last: lastErr, Decision: decision}
+}
+
+// call makes one provider call through the gate with a per-call timeout.
+func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req examina.Request) (examina.Response, examina.Attempt, error) {
+	rec := examina.Attempt{N: attempt}
+	if a.Gate != nil {
+		if err := a.Gate.Acquire(ctx, estimateTokens(req)); err != nil {
+			return examina.Response{}, rec, err
+		}
+	}
+	cctx, cancel := a.callContext(ctx, clock)
+	t0 := clock.Now()
+	resp, err := a.Provider.Complete(cctx, req)
+	cancel()
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = &examina.ProviderError{Provider: a.Provider.Name(), Kind: examina.KindTransient, Reason: "timeout", Err: err}
+	}
+	if a.Gate != nil {
+		a.Gate.Release(resp, err)
+	}
+	rec.LatencyMS = clock.Now().Sub(t0).Milliseconds()
+	rec.InputTokens, rec.OutputTokens = resp.InputTokens, resp.OutputTokens
+	rec.HTTPStatus = resp.HTTPStatus
+	var pe *examina.ProviderError
+	if errors.As(err, &pe) && pe.HTTPStatus != 0 {
+		rec.HTTPStatus = pe.HTTPStatus
+	}
+	return resp, rec, err
+}
+
+func (a *Analyzer) margin() time.Duration {
+	if a.DeadlineMargin > 0 {
+		return a.DeadlineMargin
+	}
+	return 2 * time.Second
+}
+
+// callContext derives the per-call context: CallTimeout, shortened so the call ends
+// DeadlineMargin before ctx's deadline.
+func (a *Analyzer) callContext(ctx context.Context, clock retry.Clock) (context.Context, context.CancelFunc) {
+	timeout := a.CallTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		left := dl.Sub(clock.Now()) - a.margin()
+		if left <= 0 {
+			left = time.Millisecond
+		}
+		if timeout <= 0 || left < timeout {
+			timeout = left
+		}
+	}
+	if timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+// fits reports whether waiting d still leaves time for a call before ctx's deadline.
+func (a *Analyzer) fits(ctx context.Context, clock retry.Clock, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return true
+	}
+	return clock.Now().Add(d + 2*a.margin()).Before(dl)
+}
+
+// estimateTokens is the rate-limit cost of a request: its prompt (about 4 bytes a
+// token) plus its output budget.
+func estimateTokens(req examina.Request) int {
+	n := len(req.Prompt.System) + len(req.Prompt.User) + len(req.Repair)
+	return n/4 + req.MaxTokens
+}
