@@ -248,6 +248,50 @@ func (s *Store) PutResults(ctx context.Context, jobID string, rs []examina.Exerc
 	})
 }
 
+// PutBatch stores many results of a job and many cache entries in one transaction
+// (one fsync): the Runner's write path. Either everything is written or, on error,
+// nothing.
+func (s *Store) PutBatch(ctx context.Context, jobID string, rs []examina.ExerciseResult, cache map[string]examina.Analysis) error {
+	const op = "bolt.PutBatch"
+	if err := checkID(op, jobID); err != nil {
+		return err
+	}
+	keys, vals := make([][]byte, len(rs)), make([][]byte, len(rs))
+	for i, r := range rs {
+		k, v, err := encodeResult(op, jobID, r)
+		if err != nil {
+			return err
+		}
+		keys[i], vals[i] = k, v
+	}
+	ckeys, cvals := make([][]byte, 0, len(cache)), make([][]byte, 0, len(cache))
+	for k, a := range cache {
+		if k == "" {
+			return examina.E(op, examina.KindInvalid, "empty cache key")
+		}
+		v, err := encode(op, a)
+		if err != nil {
+			return err
+		}
+		ckeys, cvals = append(ckeys, []byte(k)), append(cvals, v)
+	}
+	return s.update(ctx, op, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketResults)
+		for i := range keys {
+			if err := b.Put(keys[i], vals[i]); err != nil {
+				return err
+			}
+		}
+		c := tx.Bucket(bucketCache)
+		for i := range ckeys {
+			if err := c.Put(ckeys[i], cvals[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Results returns the job's stored results in position order (none: an empty slice).
 func (s *Store) Results(ctx context.Context, jobID string) ([]examina.ExerciseResult, error) {
 	const op = "bolt.Results"

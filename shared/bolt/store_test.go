@@ -532,3 +532,34 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestPutBatch(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rs := []examina.ExerciseResult{storetest.Result(3), storetest.Result(1)}
+	cache := map[string]examina.Analysis{"k1": rs[0].Analysis, "k2": rs[1].Analysis}
+	if err := st.PutBatch(ctx, "job-a", rs, cache); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Results(ctx, "job-a")
+	if err != nil || len(got) != 2 || got[0].Position != 1 || got[1].Position != 3 {
+		t.Fatalf("Results after PutBatch = %v, %v", got, err)
+	}
+	for k := range cache {
+		if _, ok, err := st.CacheGet(ctx, k); !ok || err != nil {
+			t.Fatalf("cache %s missing after PutBatch: %v", k, err)
+		}
+	}
+	// An invalid entry writes nothing.
+	bad := map[string]examina.Analysis{"": {}}
+	if err := st.PutBatch(ctx, "job-b", rs, bad); examina.KindOf(err) != examina.KindInvalid {
+		t.Fatalf("PutBatch with an empty cache key = %v, want KindInvalid", err)
+	}
+	if got, _ := st.Results(ctx, "job-b"); len(got) != 0 {
+		t.Fatalf("a rejected batch wrote %d results", len(got))
+	}
+}
