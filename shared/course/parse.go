@@ -33,7 +33,7 @@ type parser struct {
 	truncated  bool
 
 	course    examina.Course
-	badCourse map[string]bool // course fields already reported as wrongly typed
+	badCourse map[string]bool    // course fields already reported as wrongly typed
 	exercises []examina.Exercise // at most lim.MaxExercises
 	idOffs    []int              // offset of each kept exercise's given id, else of the exercise
 	count     int                // exercises seen, kept or not
@@ -453,6 +453,9 @@ func (p *parser) str(v []byte, off int, path, fix string) (string, bool) {
 	if typeName(v) != "string" {
 		p.add(off, path, "found "+typeName(v)+", expected string", fix)
 		return "", false
+	}
+	if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 { // no escapes: the bytes are the string (valid UTF-8, checked)
+		return string(v[1 : len(v)-1]), true
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
