@@ -117,7 +117,7 @@ func bruteFold(names []string, th float64) []int {
 func TestFolderMatchesBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	alphabet := []rune("aabbcdé")
-	for round := range 300 {
+	for round := range 150 {
 		th := []float64{0.3, 0.5, 0.7, 0.85, 0.9, 1}[round%6]
 		seen := make(map[string]bool)
 		var names []string
