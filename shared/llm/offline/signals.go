@@ -190,7 +190,10 @@ func continuation(raw, norm string) string {
 	if isSub && !opener {
 		return signalSubPoint
 	}
-	if !reNewExercise.MatchString(s) {
+	// After "Part a:" a lower-case word is ordinary; after "a)" it means the sentence
+	// started earlier.
+	afterColon := isSub && strings.HasSuffix(strings.TrimSpace(s[:len(s)-len(body)]), ":")
+	if !afterColon && !reNewExercise.MatchString(s) {
 		if r, _ := utf8.DecodeRuneInString(strings.TrimLeft(body, " \t\r\n\"'«“(")); unicode.IsLower(r) {
 			return signalLowerCase
 		}
@@ -262,7 +265,7 @@ func difficulty(raw, norm string) string {
 		}
 	}
 	if hard > 0 {
-		points += min(hard+1, 3)
+		points += min(hard+1, 4)
 	}
 	switch {
 	case points >= 4:
