@@ -34,6 +34,7 @@ type parser struct {
 
 	course    examina.Course
 	badCourse map[string]bool    // course fields already reported as wrongly typed
+	courseOff map[string]int     // offsets of the course's fields in the file
 	exercises []examina.Exercise // at most lim.MaxExercises
 	idOffs    []int              // offset of each kept exercise's given id, else of the exercise
 	count     int                // exercises seen, kept or not
@@ -200,6 +201,10 @@ func (p *parser) jsonCourse(m *member) {
 			s, ok := p.str(f.val, m.off+f.off, "course."+key, "write the course's "+key+" as a JSON string")
 			if ok {
 				val = s
+				if p.courseOff == nil {
+					p.courseOff = map[string]int{}
+				}
+				p.courseOff[key] = m.off + f.off
 			} else {
 				if p.badCourse == nil {
 					p.badCourse = map[string]bool{}
@@ -223,35 +228,43 @@ func (p *parser) checkCourse(off int, format Format) {
 	c.Code = strings.TrimSpace(c.Code)
 	c.Name = strings.TrimSpace(c.Name)
 	c.Language = strings.ToLower(strings.TrimSpace(c.Language))
-	where := `to the "course" object`
-	if format == JSONL {
-		where = "with the file: a JSONL file does not carry its course"
+	at := func(key string) int {
+		if o, ok := p.courseOff[key]; ok {
+			return o
+		}
+		return off
+	}
+	missing := func(key, example string) string {
+		if format == JSONL {
+			return fmt.Sprintf("give the course %s (e.g. %q) along with the file: a JSONL file does not carry its course", key, example)
+		}
+		return fmt.Sprintf(`add "%s": %q to the "course" object`, key, example)
 	}
 	switch n := utf8.RuneCountInString(c.Code); {
 	case n == 0 && p.badCourse["code"]:
 	case n == 0:
-		p.add(off, "course.code", "missing", `give the course code, e.g. "ADE", `+where)
+		p.add(off, "course.code", "missing", missing("code", "ADE"))
 	case n > maxCodeChars:
-		p.add(off, "course.code", fmt.Sprintf("%d characters, over the limit of %d", n, maxCodeChars),
+		p.add(at("code"), "course.code", fmt.Sprintf("%d characters, over the limit of %d", n, maxCodeChars),
 			"use a shorter course code")
 	}
 	for _, r := range c.Code {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			p.add(off, "course.code", fmt.Sprintf("%q contains %q", c.Code, r),
-				"use only letters A-Z, digits, '-' and '_' in the course code (it becomes part of storage keys)")
+			p.add(at("code"), "course.code", fmt.Sprintf("%q contains %q", c.Code, r),
+				"use only letters A-Z, digits, '-' and '_': the code becomes part of storage keys")
 			break
 		}
 	}
 	if c.Name == "" && !p.badCourse["name"] {
-		p.add(off, "course.name", "missing", `give the course name, e.g. "Computer Architecture", `+where)
+		p.add(off, "course.name", "missing", missing("name", "Computer Architecture"))
 	}
 	switch c.Language {
 	case "":
 		c.Language = "en"
 	case "en", "it":
 	default:
-		p.add(off, "course.language", fmt.Sprintf("unsupported language %q", c.Language),
-			`use "en" (English) or "it" (Italian), or omit it for "en"`)
+		p.add(at("language"), "course.language", fmt.Sprintf("unsupported language %q", c.Language),
+			`use "en" for English or "it" for Italian, or omit it for "en"`)
 	}
 }
 

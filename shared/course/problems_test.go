@@ -146,7 +146,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "course code with bad characters", format: course.JSON,
 			input: `{"course": {"code": "A#DE", "name": "x"}, "exercises": [{"text": "a"}]}`,
-			want:  []want{{path: "course.code", msg: `contains '#'`, line: 1, column: 12}},
+			want:  []want{{path: "course.code", msg: `contains '#'`, line: 1, column: 21}},
 		},
 		{
 			name: "course code too long", format: course.JSON,
@@ -309,7 +309,7 @@ func TestFiveProblemsAreAllReported(t *testing.T) {
 }`
 	_, err := course.Parse([]byte(input), "five.json", course.Options{})
 	checkProblems(t, problems(t, err), []want{
-		{path: "course.language", msg: "unsupported", line: 2, column: 13},
+		{path: "course.language", msg: "unsupported", line: 2, column: 65},
 		{path: "exercises[1].id", msg: "duplicate", line: 5, column: 12},
 		{path: "exercises[2].text", msg: "empty", line: 6, column: 14},
 		{path: "exercises[3].page", msg: "negative", line: 7, column: 27},
