@@ -96,7 +96,7 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 	meta := examina.Meta{Provider: a.Provider.Name(), Model: a.Provider.Model()}
 	start := clock.Now()
 	repaired := false
-	retries := 0
+	var budget retry.Budget // retries spent; rate-limited ones apart
 	var lastErr error
 	var decision retry.Decision
 	for attempt := 1; ; attempt++ {
@@ -144,14 +144,14 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 		case retry.Enlarge:
 			req.MaxTokens = min(req.MaxTokens*2, MaxMaxTokens)
 		}
-		if decision.Action != retry.Stop && retries >= a.Policy.MaxRetries {
+		if decision.Action != retry.Stop && !a.Policy.Spend(&budget, err) {
 			decision.Reason = "retries exhausted: " + decision.Reason
 			decision.Action = retry.Stop
 		}
 		var wait time.Duration
 		if decision.Action == retry.Retry {
 			var ok bool
-			wait, ok = a.Policy.Backoff(retries+1, err)
+			wait, ok = a.Policy.Backoff(budget.Total(), err)
 			if !ok {
 				decision = retry.Decision{Action: retry.Stop, Reason: fmt.Sprintf("server asked to wait %s, longer than allowed", wait)}
 			} else if !a.fits(ctx, clock, wait) {
@@ -166,7 +166,6 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 		rec.WaitMS = wait.Milliseconds()
 		meta.WaitMS += rec.WaitMS
 		meta.AttemptLog = append(meta.AttemptLog, rec)
-		retries++
 		log.LogAttrs(ctx, slog.LevelDebug, "retrying",
 			slog.Int("position", ex.Position), slog.Int("attempt", attempt),
 			slog.String("action", decision.Action.String()), slog.String("reason", decision.Reason),

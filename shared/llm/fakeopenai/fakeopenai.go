@@ -1,0 +1,304 @@
+// Package fakeopenai is a fake OpenAI-compatible chat completions server for tests and
+// benchmarks: canned answers, latency, an API key check, and a rate limit of N requests
+// per window answered with 429 and retry-after, time-scaled so a 60 s window can last
+// one second. It records every request so tests can assert what clients sent.
+package fakeopenai
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Answer is one canned reply.
+type Answer struct {
+	// Status is the HTTP status (default 200).
+	Status int
+	// Content is the assistant message of a 200 (default: a valid analysis).
+	Content string
+	// FinishReason of a 200 (default "stop"; "length" for truncated output).
+	FinishReason string
+	// Body, when set, is sent verbatim instead of a rendered body (errors, malformed
+	// JSON).
+	Body string
+	// Header holds extra response headers.
+	Header http.Header
+	// Delay is added to the server's Latency before answering.
+	Delay time.Duration
+	// InputTokens and OutputTokens are the usage reported (defaults 100 and 50).
+	InputTokens, OutputTokens int
+}
+
+// Config configures a Server.
+type Config struct {
+	// Answers are served in order, one per request that passes the rate limit; when
+	// they run out the last one repeats. Empty: always a valid analysis.
+	Answers []Answer
+	// Respond, when set, chooses the answer for the n-th (0-based) admitted request
+	// instead of Answers.
+	Respond func(n int, r Request) Answer
+	// Latency delays every admitted answer.
+	Latency time.Duration
+	// Limit is the number of requests admitted per Window (0: unlimited). Requests
+	// beyond it get 429 with retry-after (whole seconds, rounded up), retry-after-ms,
+	// x-ratelimit-remaining-requests 0 and x-ratelimit-reset-requests.
+	Limit int
+	// Window is the rate-limit window (default one minute). A window starts with the
+	// first request after the previous one ended.
+	Window time.Duration
+	// APIKey, when set, must arrive as "Authorization: Bearer <key>"; otherwise 401.
+	APIKey string
+	// Model is reported in answers (default: the requested model).
+	Model string
+	// Now tells the time (nil: time.Now).
+	Now func() time.Time
+}
+
+// Request is a recorded request.
+type Request struct {
+	At      time.Time
+	Method  string
+	Path    string
+	Header  http.Header
+	Body    []byte
+	Model   string         // the request's "model"
+	Payload map[string]any // the decoded body, nil if it was not JSON
+	Status  int            // the status answered
+}
+
+// Stats counts what the server answered.
+type Stats struct {
+	Requests int // all requests
+	Admitted int // requests that passed the rate limit and the key check
+	Limited  int // requests answered 429 by the rate limit
+}
+
+// Handler is the fake API as an http.Handler, serving POST /v1/chat/completions (and
+// /chat/completions).
+type Handler struct {
+	cfg Config
+
+	mu          sync.Mutex
+	reqs        []Request
+	admitted    int
+	limited     int
+	windowStart time.Time
+	inWindow    int
+}
+
+// NewHandler returns the fake API as a handler.
+func NewHandler(cfg Config) *Handler {
+	if cfg.Window <= 0 {
+		cfg.Window = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{cfg: cfg}
+}
+
+// Server is a Handler served by an httptest.Server.
+type Server struct {
+	*httptest.Server
+	*Handler
+}
+
+// New starts a fake server; Close it when done. Its BaseURL is URL + "/v1".
+func New(cfg Config) *Server {
+	h := NewHandler(cfg)
+	return &Server{Server: httptest.NewServer(h), Handler: h}
+}
+
+// BaseURL is the OpenAI-style base URL of the server ("http://127.0.0.1:port/v1").
+func (s *Server) BaseURL() string { return s.URL + "/v1" }
+
+// Close shuts the server down.
+func (s *Server) Close() { s.Server.Close() }
+
+// Requests returns a copy of the recorded requests, in arrival order.
+func (h *Handler) Requests() []Request {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Request(nil), h.reqs...)
+}
+
+// Stats returns the counts so far.
+func (h *Handler) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return Stats{Requests: len(h.reqs), Admitted: h.admitted, Limited: h.limited}
+}
+
+// ServeHTTP answers one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	rec := Request{At: h.cfg.Now(), Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
+	if err := json.Unmarshal(body, &rec.Payload); err == nil {
+		rec.Model, _ = rec.Payload["model"].(string)
+	}
+	status, n, wait, remaining := h.admit(r, rec.At)
+	h.mu.Lock()
+	rec.Status = status
+	idx := len(h.reqs)
+	h.reqs = append(h.reqs, rec)
+	h.mu.Unlock()
+	switch status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		writeError(w, status, "invalid_request_error", "unknown_url", "Unknown request URL: "+r.Method+" "+r.URL.Path)
+		return
+	case http.StatusUnauthorized:
+		writeError(w, status, "invalid_request_error", "invalid_api_key", "Invalid API Key")
+		return
+	case http.StatusTooManyRequests:
+		setLimitHeaders(w.Header(), h.cfg.Limit, 0, wait)
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		w.Header().Set("Retry-After-Ms", strconv.FormatInt(max(wait.Milliseconds(), 1), 10))
+		writeError(w, status, "requests", "rate_limit_exceeded",
+			fmt.Sprintf("Rate limit reached for model `%s`: Limit %d, Used %d, Requested 1. Please try again in %s.", rec.Model, h.cfg.Limit, h.cfg.Limit, wait))
+		return
+	}
+	a := h.answer(n, rec)
+	h.mu.Lock()
+	h.reqs[idx].Status = max(a.Status, 200)
+	h.mu.Unlock()
+	if d := h.cfg.Latency + a.Delay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if h.cfg.Limit > 0 {
+		setLimitHeaders(w.Header(), h.cfg.Limit, remaining, wait)
+	}
+	for k, vs := range a.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if a.Status == 0 {
+		a.Status = http.StatusOK
+	}
+	w.WriteHeader(a.Status)
+	if a.Body != "" {
+		io.WriteString(w, a.Body)
+		return
+	}
+	model := h.cfg.Model
+	if model == "" {
+		model = rec.Model
+	}
+	json.NewEncoder(w).Encode(completion(model, a))
+}
+
+// admit applies the route, key and rate-limit checks. n is the admitted request's index;
+// wait is how long until the current window ends; remaining is what is left in it.
+func (h *Handler) admit(r *http.Request, now time.Time) (status, n int, wait time.Duration, remaining int) {
+	if r.URL.Path != "/v1/chat/completions" && r.URL.Path != "/chat/completions" {
+		return http.StatusNotFound, 0, 0, 0
+	}
+	if r.Method != http.MethodPost {
+		return http.StatusMethodNotAllowed, 0, 0, 0
+	}
+	if h.cfg.APIKey != "" && r.Header.Get("Authorization") != "Bearer "+h.cfg.APIKey {
+		return http.StatusUnauthorized, 0, 0, 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cfg.Limit > 0 {
+		if h.windowStart.IsZero() || !now.Before(h.windowStart.Add(h.cfg.Window)) {
+			h.windowStart, h.inWindow = now, 0
+		}
+		wait = h.windowStart.Add(h.cfg.Window).Sub(now)
+		if h.inWindow >= h.cfg.Limit {
+			h.limited++
+			return http.StatusTooManyRequests, 0, wait, 0
+		}
+		h.inWindow++
+		remaining = h.cfg.Limit - h.inWindow
+	}
+	n = h.admitted
+	h.admitted++
+	return http.StatusOK, n, wait, remaining
+}
+
+func (h *Handler) answer(n int, r Request) Answer {
+	var a Answer
+	switch {
+	case h.cfg.Respond != nil:
+		a = h.cfg.Respond(n, r)
+	case len(h.cfg.Answers) > 0:
+		a = h.cfg.Answers[min(n, len(h.cfg.Answers)-1)]
+	}
+	if a.Status == 0 || a.Status == http.StatusOK {
+		if a.Content == "" && a.Body == "" {
+			a.Content = AnalysisJSON("Linear algebra", "Gaussian elimination")
+		}
+		if a.FinishReason == "" {
+			a.FinishReason = "stop"
+		}
+	}
+	if a.InputTokens == 0 {
+		a.InputTokens = 100
+	}
+	if a.OutputTokens == 0 {
+		a.OutputTokens = 50
+	}
+	return a
+}
+
+func setLimitHeaders(h http.Header, limit, remaining int, reset time.Duration) {
+	h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(limit))
+	h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(remaining))
+	h.Set("X-Ratelimit-Reset-Requests", reset.String())
+}
+
+func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": code}})
+}
+
+func completion(model string, a Answer) map[string]any {
+	return map[string]any{
+		"id":      "chatcmpl-fake",
+		"object":  "chat.completion",
+		"created": 1767225600,
+		"model":   model,
+		"choices": []any{map[string]any{
+			"index":         0,
+			"message":       map[string]any{"role": "assistant", "content": a.Content},
+			"finish_reason": a.FinishReason,
+		}},
+		"usage": map[string]any{
+			"prompt_tokens":     a.InputTokens,
+			"completion_tokens": a.OutputTokens,
+			"total_tokens":      a.InputTokens + a.OutputTokens,
+		},
+	}
+}
+
+// AnalysisJSON is a valid analysis answer with the given topic and core loop.
+func AnalysisJSON(topic, coreLoop string) string {
+	b, _ := json.Marshal(map[string]any{
+		"is_valid_exercise":          true,
+		"is_fragment":                false,
+		"should_merge_with_previous": false,
+		"topic":                      topic,
+		"core_loop_name":             coreLoop,
+		"procedure":                  []string{"Write the augmented matrix", "Reduce to row echelon form", "Back-substitute"},
+		"difficulty":                 "medium",
+		"variations":                 []string{"parametric systems"},
+		"confidence":                 0.9,
+	})
+	return string(b)
+}
