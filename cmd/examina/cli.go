@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/examina-dev/examina-serverless/shared/course"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0 // success
+	exitRun   = 1 // the run failed or was interrupted
+	exitUsage = 2 // bad usage or bad input
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Main is the program with its environment injected, so tests drive exactly the wiring
+// the binary uses.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Terminal reports whether Stderr is an interactive terminal (progress bar vs
+	// plain progress lines).
+	Terminal bool
+	Now      func() time.Time
+}
+
+// NewMain returns a Main bound to the process's streams and environment.
+func NewMain() *Main {
+	return &Main{
+		Stdout:   os.Stdout,
+		Stderr:   os.Stderr,
+		Getenv:   os.Getenv,
+		Terminal: term.IsTerminal(int(os.Stderr.Fd())),
+		Now:      time.Now,
+	}
+}
+
+// usageError is a command-line mistake: exit code 2 with the message and a hint.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+const topUsage = `examina turns the exercises of a course's past exams into a map of topics and
+solving procedures ("core loops"), analysing every exercise with an LLM in parallel.
+
+Usage:
+  examina <command> [flags]
+
+Commands:
+  analyze   analyse a course file and write the merged result (resumable)
+  results   print the stored result of a job
+  jobs      list the stored jobs
+  version   print the version
+
+Run 'examina <command> --help' for a command's flags.
+Quick start:  examina analyze --input examples/ade.json
+`
+
+// Run executes the command line args and returns the process exit code.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, topUsage)
+		return exitUsage
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "analyze", "analyse":
+		err = m.analyze(ctx, rest)
+	case "results", "result":
+		err = m.results(ctx, rest)
+	case "jobs":
+		err = m.jobs(ctx, rest)
+	case "version", "--version", "-version", "-v":
+		fmt.Fprintf(m.Stdout, "examina %s\n", version)
+		return exitOK
+	case "help", "--help", "-help", "-h":
+		fmt.Fprint(m.Stdout, topUsage)
+		return exitOK
+	default:
+		fmt.Fprintf(m.Stderr, "examina: unknown command %q\n\n%s", cmd, topUsage)
+		return exitUsage
+	}
+	return m.exit(err)
+}
+
+func (m *Main) exit(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var ue *usageError
+	var ie *inputError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(m.Stderr, "examina: %s\n", ue.msg)
+		return exitUsage
+	case errors.As(err, &ie):
+		var pe *course.ProblemsError
+		if errors.As(err, &pe) {
+			fmt.Fprintf(m.Stderr, "examina: %s has %d problem(s); nothing was analysed or stored:\n", pe.Source, len(pe.Problems))
+			for _, p := range pe.Strings() {
+				fmt.Fprintf(m.Stderr, "  - %s\n", p)
+			}
+			return exitUsage
+		}
+		fmt.Fprintf(m.Stderr, "examina: %s\n", ie.Error())
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(m.Stderr, "examina: interrupted; finished exercises are stored, run the same command again to resume")
+		return exitRun
+	}
+	fmt.Fprintf(m.Stderr, "examina: %v\n", err)
+	return exitRun
+}
+
+// inputError is a problem with the user's input file (exit code 2).
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+// newFlagSet returns a flag set that writes its usage to Stdout for --help and
+// reports parse errors as usage errors.
+func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stdout, "Usage: examina %s\n\n", synopsis)
+		fs.SetOutput(m.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+func (m *Main) parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return err
+		}
+		return usagef("%v (see 'examina %s --help')", err, fs.Name())
+	}
+	return nil
+}
+
+// envOr returns the environment value of key, or def when unset.
+func (m *Main) envOr(key, def string) string {
+	if v := strings.TrimSpace(m.Getenv(key)); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/examina-dev/examina-serverless/shared/examina"
+)
+
+// run drives the CLI exactly as the binary does, with a clean environment.
+func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	m := &Main{
+		Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] },
+		Now:    time.Now,
+	}
+	code = m.Run(context.Background(), args)
+	return code, out.String(), errb.String()
+}
+
+const example = "../../examples/ade.json"
+
+func TestAnalyzeExampleThenResume(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	out := filepath.Join(dir, "result.json")
+	code, stdout, stderr := run(t, nil, "analyze", "--input", example, "--store", store, "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"exercises in", "merged groups", "invalid dropped", "degraded", "low-confidence skipped", "topics", "core loops", "elapsed", "provider calls", "cache hits", "heuristic"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "provider: offline") {
+		t.Errorf("stderr does not say which provider was picked:\n%s", stderr)
+	}
+	var res examina.Result
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Stats.Exercises < 25 || res.Stats.ProviderCalls != res.Stats.Exercises || res.Stats.Invalid == 0 ||
+		res.Stats.MergedGroups >= res.Stats.Exercises-res.Stats.Invalid || len(res.Topics) < 6 {
+		t.Fatalf("unexpected first-run stats %+v, %d topics", res.Stats, len(res.Topics))
+	}
+	for _, key := range []string{`"job_id"`, `"prompt_version"`, `"merged_exercises"`, `"merged_from"`, `"core_loops"`, `"low_confidence_skipped"`, `"exercise_count"`} {
+		if !bytes.Contains(data, []byte(key)) {
+			t.Errorf("result file lacks the contract key %s", key)
+		}
+	}
+
+	code, stdout, _ = run(t, nil, "analyze", "--input", example, "--store", store, "--out", out)
+	if code != exitOK || !strings.Contains(stdout, "No provider calls") || !strings.Contains(stdout, "already analysed") {
+		t.Fatalf("second run: exit %d, want 0 and a line saying why no calls were made:\n%s", code, stdout)
+	}
+
+	code, stdout, _ = run(t, nil, "jobs", "--store", store)
+	if code != exitOK || !strings.Contains(stdout, res.JobID) || !strings.Contains(stdout, "completed") {
+		t.Fatalf("jobs: exit %d\n%s", code, stdout)
+	}
+	code, stdout, _ = run(t, nil, "results", "--store", store, res.JobID)
+	var again examina.Result
+	if code != exitOK || json.Unmarshal([]byte(stdout), &again) != nil || again.JobID != res.JobID || len(again.MergedExercises) != len(res.MergedExercises) {
+		t.Fatalf("results: exit %d, output does not round-trip", code)
+	}
+	if code, _, _ := run(t, nil, "results", "--store", store, "nope-000000000000"); code != exitUsage {
+		t.Fatalf("results of an unknown job: exit %d, want %d", code, exitUsage)
+	}
+}
+
+func TestMalformedFileStoresNothing(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	// A first, valid run so the store exists and has content.
+	if code, _, stderr := run(t, nil, "analyze", "--input", example, "--store", store, "--quiet"); code != exitOK {
+		t.Fatalf("valid run: exit %d: %s", code, stderr)
+	}
+	before, err := os.ReadFile(filepath.Join(store, "examina.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"course": {"code": "X", "name": "Y"}, "exercises": [{"text": ""}, {"text": 5}, {"id": "a", "text": "ok"}, {"id": "a", "text": "ok too"}, 7]}`), 0o644)
+	code, _, stderr := run(t, nil, "analyze", "--input", bad, "--store", store)
+	if code != exitUsage {
+		t.Fatalf("malformed file: exit %d, want %d", code, exitUsage)
+	}
+	for _, want := range []string{"exercises[0].text", "exercises[1].text", "exercises[3].id", "exercises[4]", "4 problem(s)"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	after, err := os.ReadFile(filepath.Join(store, "examina.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("a rejected course file changed the store")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{nil, nil, exitUsage, "Usage"},
+		{[]string{"--help"}, nil, exitOK, "analyze"},
+		{[]string{"--version"}, nil, exitOK, "examina "},
+		{[]string{"analyze", "--help"}, nil, exitOK, "-batch-size"},
+		{[]string{"results", "--help"}, nil, exitOK, "-store"},
+		{[]string{"jobs", "--help"}, nil, exitOK, "-format"},
+		{[]string{"frobnicate"}, nil, exitUsage, "unknown command"},
+		{[]string{"analyze"}, nil, exitUsage, "--input is required"},
+		{[]string{"analyze", "--input", example, "--batch-size", "0"}, nil, exitUsage, "--batch-size"},
+		{[]string{"analyze", "--input", example, "--format", "xml"}, nil, exitUsage, "--format"},
+		{[]string{"analyze", "--input", example, "--provider", "nope"}, nil, exitUsage, "unknown --provider"},
+		{[]string{"analyze", "--input", example, "--lang", "fr"}, nil, exitUsage, "--lang"},
+		{[]string{"analyze", "--input", example, "--provider", "simulated", "--fail-kinds", "boom"}, nil, exitUsage, "--fail-kinds"},
+		{[]string{"analyze", "--input", "does-not-exist.json"}, nil, exitUsage, "does-not-exist.json"},
+		{[]string{"analyze", "--bogus"}, nil, exitUsage, "bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := run(t, tt.env, tt.args...)
+			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
+				t.Fatalf("exit %d (want %d); output lacks %q:\n%s%s", code, tt.code, tt.want, stdout, stderr)
+			}
+		})
+	}
+}
+
+func TestBatchSizeFromEnvironmentAndFlag(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"EXAMINA_BATCH_SIZE": "3", "EXAMINA_STORE": filepath.Join(dir, "s")}
+	m := &Main{Stdout: new(bytes.Buffer), Stderr: new(bytes.Buffer), Getenv: func(k string) string { return env[k] }, Now: time.Now}
+	fs := m.newFlagSet("analyze", "")
+	c := m.analyzeFlags(fs)
+	if err := fs.Parse(nil); err != nil || c.batchSize != 3 || c.store != env["EXAMINA_STORE"] {
+		t.Fatalf("env: batch %d store %q err %v", c.batchSize, c.store, err)
+	}
+	fs = m.newFlagSet("analyze", "")
+	c = m.analyzeFlags(fs)
+	if err := fs.Parse([]string{"--batch-size", "7"}); err != nil || c.batchSize != 7 {
+		t.Fatalf("flag must win over env: batch %d err %v", c.batchSize, err)
+	}
+}
+
+func TestSimulatedJSONOutput(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, nil, "analyze", "--input", example, "--store", filepath.Join(dir, "s"),
+		"--provider", "simulated", "--latency", "1ms", "--jitter", "1ms", "--format", "json", "--quiet")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res examina.Result
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("--format json does not print the result document: %v", err)
+	}
+	if res.Provider != "simulated" || res.Stats.Degraded != 0 || res.Stats.ProviderCalls != res.Stats.Exercises {
+		t.Fatalf("unexpected result: provider %s stats %+v", res.Provider, res.Stats)
+	}
+}
