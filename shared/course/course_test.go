@@ -361,3 +361,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += n
 	return n, err
 }
+
+func TestEscapedKeys(t *testing.T) {
+	input := `{"cour\u0073e": {"code": "ADE", "n\u0061me": "n"}, "exercises": [{"te\u0078t": "escaped \"key\"", "p\u0061ge": 2}]}`
+	cf, err := course.Parse([]byte(input), "x.json", course.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex := cf.Exercises[0]; ex.Text != `escaped "key"` || ex.Page != 2 || cf.Course.Name != "n" {
+		t.Errorf("parsed %+v", cf)
+	}
+}
