@@ -493,3 +493,36 @@ func TestDeterminism(t *testing.T) {
 		t.Errorf("Analyze differs: %+v / %+v", a, b)
 	}
 }
+
+func TestHas(t *testing.T) {
+	norm := normalize("La cache associativa a 2 vie; flip-flop JK e multiplexer.")
+	tests := []struct {
+		kw   string
+		want bool
+	}{
+		{"cache", true},
+		{"associativa a", true},
+		{"associativ*", true},
+		{"ssociativa", false},
+		{"cach", false},
+		{"multiplexer*", true},
+		{"jk", true},
+		{"flip flop", true},
+		{"vie flop", false},
+		{"la", true},
+		{"multiplexer", true},
+		{"*", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := has(norm, tt.kw); got != tt.want {
+			t.Errorf("has(%q) = %v, want %v", tt.kw, got, tt.want)
+		}
+	}
+}
+
+func BenchmarkAnalyze(b *testing.B) {
+	for b.Loop() {
+		Analyze("it", prevPipeline+" "+prevCache, prevKarnaugh)
+	}
+}

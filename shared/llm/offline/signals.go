@@ -2,6 +2,7 @@ package offline
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -58,10 +59,23 @@ func foldAccent(r rune) rune {
 // has reports whether the normalized text norm contains the keyword kw as whole words,
 // or as a word prefix when kw ends with "*".
 func has(norm, kw string) bool {
-	if stem, ok := strings.CutSuffix(kw, "*"); ok {
-		return strings.Contains(norm, " "+stem)
+	stem, prefix := strings.CutSuffix(kw, "*")
+	if stem == "" {
+		return false
 	}
-	return strings.Contains(norm, " "+kw+" ")
+	for i := 0; i < len(norm); {
+		j := strings.Index(norm[i:], stem)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(stem)
+		if (j == 0 || norm[j-1] == ' ') && (prefix || end == len(norm) || norm[end] == ' ') {
+			return true
+		}
+		i = j + 1
+	}
+	return false
 }
 
 // letterCount counts the letters of s.
@@ -96,16 +110,64 @@ var instructionCues = []keyword{
 	{"istruzioni per", 2}, {"istruzioni generali", 3}, {"avvertenze", 2}, {"regole", 1}, {"rules", 1}, {"exam instructions", 3}, {"general instructions", 3},
 }
 
+// headerWords and dateWords make an exam heading together: "Esame di ... 12 giugno 2024".
 var (
-	// reHeader is an exam heading: "Esame di ... 12 giugno 2024", "Exam ... 03/07/2024".
-	reHeader = regexp.MustCompile(`\b(esame|exam|appello|prova|compito)\b.*\b(gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre|january|february|march|april|may|june|july|august|september|october|november|december|20\d\d)\b`)
-	// reDuration is a time budget: "2 ore", "90 minutes".
-	reDuration = regexp.MustCompile(`\b\d+ (ore|ora|hours?|minuti|minutes|mins?)\b`)
-	// reLabelledDuration is "Durata: 2", "Tempo: 90" in the raw text.
-	reLabelledDuration = regexp.MustCompile(`(?i)\b(durata|duration|tempo|time)\s*:\s*\d`)
-	// rePageFooter is "Pagina 2 di 4" / "page 1 of 3" in normalized text.
-	rePageFooter = regexp.MustCompile(`\b(pagina|page|pag) \d+ (di|of) \d+\b`)
+	headerWords = []string{"esame", "exam", "appello", "prova", "compito"}
+	dateWords   = []string{"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre",
+		"ottobre", "novembre", "dicembre", "january", "february", "march", "april", "may", "june", "july", "august",
+		"september", "october", "november", "december"}
+	durationUnits = []string{"ore", "ora", "hour", "hours", "minuti", "minutes", "min", "mins"}
+	pageWords     = []string{"pagina", "page", "pag"}
 )
+
+// reLabelledDuration is "Durata: 2", "Tempo: 90" in the lower-cased raw text.
+var reLabelledDuration = regexp.MustCompile(`(durata|duration|tempo|time)\s*:\s*\d`)
+
+// isNumber reports whether the token is all ASCII digits.
+func isNumber(tok string) bool {
+	if tok == "" {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < '0' || tok[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isYear reports whether the token is a year of this century, "2000".."2099".
+func isYear(tok string) bool {
+	return len(tok) == 4 && isNumber(tok) && tok[:2] == "20"
+}
+
+// headerLike reports whether the tokens contain an exam word and a date.
+func headerLike(norm string, toks []string) bool {
+	if !slices.ContainsFunc(headerWords, func(w string) bool { return has(norm, w) }) {
+		return false
+	}
+	return slices.ContainsFunc(toks, isYear) || slices.ContainsFunc(dateWords, func(w string) bool { return has(norm, w) })
+}
+
+// durationLike reports whether the tokens contain a time budget: "2 ore", "90 minutes".
+func durationLike(toks []string) bool {
+	for i := 0; i+1 < len(toks); i++ {
+		if isNumber(toks[i]) && slices.Contains(durationUnits, toks[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// pageFooterLike reports whether the tokens contain "pagina 2 di 4" / "page 1 of 3".
+func pageFooterLike(toks []string) bool {
+	for i := 0; i+3 < len(toks); i++ {
+		if slices.Contains(pageWords, toks[i]) && isNumber(toks[i+1]) && (toks[i+2] == "di" || toks[i+2] == "of") && isNumber(toks[i+3]) {
+			return true
+		}
+	}
+	return false
+}
 
 // instructionScore sums the evidence that the text is exam instructions or a header.
 func instructionScore(raw, norm string) int {
@@ -115,16 +177,17 @@ func instructionScore(raw, norm string) int {
 			score += c.weight
 		}
 	}
-	if reHeader.MatchString(norm) {
+	toks := strings.Fields(norm)
+	if headerLike(norm, toks) {
 		score += 2
 	}
-	if reDuration.MatchString(norm) {
+	if durationLike(toks) {
 		score++
 	}
-	if reLabelledDuration.MatchString(raw) {
+	if reLabelledDuration.MatchString(strings.ToLower(raw)) {
 		score += 2
 	}
-	if rePageFooter.MatchString(norm) {
+	if pageFooterLike(toks) {
 		score += 2
 	}
 	for _, w := range []string{" istruzioni ", " instructions ", " regole ", " rules ", " avvertenze ", " note "} {
@@ -227,11 +290,48 @@ func subPoint(s string) (body string, opener, ok bool) {
 	return s, false, false
 }
 
-// reSubPoints counts the sub-points inside a text ("a)", "(b)", "ii)") for difficulty.
-var reSubPoints = regexp.MustCompile(`(?m)(^|[\s;:.])[\(\[]?([a-h]|ii|iii|iv|v|vi)[\)\]]`)
+// subPointMarks are the labels counted as sub-points inside a text for difficulty.
+var subPointMarks = []string{"a", "b", "c", "d", "e", "f", "g", "h", "ii", "iii", "iv", "v", "vi"}
 
-// reSentenceEnd matches the end of a sentence or request, for difficulty.
-var reSentenceEnd = regexp.MustCompile(`[.?!;:](\s|$)`)
+// countSubPoints counts the sub-point labels inside raw: "a)", "(b)", "[c]", "ii)",
+// each at the start of the text or after a space or ";", ":", ".".
+func countSubPoints(raw string) int {
+	n := 0
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != ')' && raw[i] != ']' {
+			continue
+		}
+		j := i
+		for j > 0 && raw[j-1] >= 'a' && raw[j-1] <= 'z' {
+			j--
+		}
+		if !slices.Contains(subPointMarks, raw[j:i]) {
+			continue
+		}
+		if j > 0 && (raw[j-1] == '(' || raw[j-1] == '[') {
+			j--
+		}
+		if j == 0 || strings.IndexByte(" \t\r\n;:.", raw[j-1]) >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// countSentences counts the ends of sentences and requests: ".", "?", "!", ";", ":"
+// followed by a space or the end of the text.
+func countSentences(raw string) int {
+	n := 0
+	for i := 0; i < len(raw); i++ {
+		if strings.IndexByte(".?!;:", raw[i]) < 0 {
+			continue
+		}
+		if i+1 == len(raw) || strings.IndexByte(" \t\r\n", raw[i+1]) >= 0 {
+			n++
+		}
+	}
+	return n
+}
 
 // hardCues are words that make an exercise harder: proofs, design, optimisation.
 var hardCues = []string{
@@ -249,10 +349,10 @@ func difficulty(raw, norm string) string {
 	case n >= 200:
 		points++
 	}
-	if len(reSentenceEnd.FindAllString(raw, -1)) >= 3 {
+	if countSentences(raw) >= 3 {
 		points++
 	}
-	switch n := len(reSubPoints.FindAllString(raw, -1)); {
+	switch n := countSubPoints(raw); {
 	case n >= 4:
 		points += 2
 	case n >= 2:
