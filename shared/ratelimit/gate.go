@@ -1,0 +1,258 @@
+// Package ratelimit paces provider calls: client-side limits of requests and tokens per
+// minute for one provider and model, shared by every worker of the process, and an
+// adaptive (AIMD) limit of calls in flight that halves on 429/529/503 and grows back
+// after a window of successes. A Gate combines them and implements pipeline.Gate; a
+// Registry hands out one Gate per provider and model.
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/retry"
+)
+
+// Config configures a Gate. Zero limits mean unlimited.
+type Config struct {
+	// RPM is the number of requests allowed per Per.
+	RPM int
+	// TPM is the number of tokens allowed per Per; a request costs the estimate passed
+	// to Acquire (its prompt plus its output budget).
+	TPM int
+	// Per is the span of RPM and TPM (default one minute; tests and benchmarks scale
+	// it down).
+	Per time.Duration
+	// Slack is added to every window expiry to absorb clock and network skew between
+	// this process and the server (default Per/100).
+	Slack time.Duration
+	// MaxConcurrency bounds the calls in flight; the adaptive limit never exceeds it
+	// (default 10, the batch size).
+	MaxConcurrency int
+	// InitialConcurrency is the adaptive limit's starting value (default
+	// MaxConcurrency).
+	InitialConcurrency int
+	// MaxHold bounds a pause ordered by the server (Retry-After on a 429, or headers
+	// announcing an exhausted budget) (default two minutes). Longer pauses are cut to
+	// it: the call then fails with the server's wait and the retry layer decides.
+	MaxHold time.Duration
+	// Clock tells the time and waits (nil: the wall clock).
+	Clock retry.Clock
+}
+
+// Stats is what a Gate has done so far.
+type Stats struct {
+	Acquired       int           // successful Acquires
+	Waited         time.Duration // total time Acquires slept for rate-limit budget
+	RateLimited    int           // releases with a rate-limited error
+	Held           int           // pauses ordered by the server
+	Limit          int           // current concurrency limit
+	LowestLimit    int           // lowest concurrency limit reached
+	Decreases      int           // times the limit was halved
+	Increases      int           // times the limit was raised
+	MaxConcurrency int
+}
+
+// Gate bounds and paces the calls to one provider and model. It is safe for concurrent
+// use. Every successful Acquire must be followed by exactly one Release.
+type Gate struct {
+	clock   retry.Clock
+	maxHold time.Duration
+
+	mu         sync.Mutex
+	changed    chan struct{} // closed and replaced whenever a slot may have freed
+	inflight   int
+	conc       aimd
+	requests   window
+	tokens     window
+	last       time.Time // latest reservation: reservations are FIFO
+	hold       time.Time // no call starts before this
+	lastTokens int       // estimate of the latest Acquire
+	stats      Stats
+}
+
+// NewGate returns a Gate for cfg.
+func NewGate(cfg Config) *Gate {
+	if cfg.Per <= 0 {
+		cfg.Per = time.Minute
+	}
+	if cfg.Slack <= 0 {
+		cfg.Slack = cfg.Per / 100
+	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = 10
+	}
+	if cfg.MaxHold <= 0 {
+		cfg.MaxHold = 2 * time.Minute
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = retry.RealClock{}
+	}
+	g := &Gate{
+		clock:    cfg.Clock,
+		maxHold:  cfg.MaxHold,
+		changed:  make(chan struct{}),
+		conc:     newAIMD(cfg.InitialConcurrency, cfg.MaxConcurrency),
+		requests: window{limit: cfg.RPM, per: cfg.Per, slack: cfg.Slack},
+		tokens:   window{limit: cfg.TPM, per: cfg.Per, slack: cfg.Slack},
+	}
+	g.stats.MaxConcurrency = cfg.MaxConcurrency
+	return g
+}
+
+// Acquire blocks until a call of about tokens tokens may start: a slot under the
+// adaptive concurrency limit, room in the request and token windows, and no pause
+// ordered by the server. It returns ctx's error if ctx ends first (and then needs no
+// Release).
+func (g *Gate) Acquire(ctx context.Context, tokens int) error {
+	g.mu.Lock()
+	for g.inflight >= g.conc.limit {
+		ch := g.changed
+		g.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		g.mu.Lock()
+	}
+	g.inflight++
+	now := g.clock.Now()
+	t := g.reserve(now, tokens)
+	g.mu.Unlock()
+	if d := t.Sub(now); d > 0 {
+		if err := g.clock.Sleep(ctx, d); err != nil {
+			g.mu.Lock()
+			g.inflight--
+			g.signal()
+			g.mu.Unlock()
+			return err
+		}
+		g.mu.Lock()
+		g.stats.Waited += d
+		g.mu.Unlock()
+	}
+	g.mu.Lock()
+	g.stats.Acquired++
+	g.mu.Unlock()
+	return nil
+}
+
+// reserve books the earliest start at or after now for one request of n tokens.
+// Called with g.mu held.
+func (g *Gate) reserve(now time.Time, n int) time.Time {
+	t := now
+	for _, c := range []time.Time{g.last, g.hold} {
+		if c.After(t) {
+			t = c
+		}
+	}
+	// Each window's earliest instant is monotonic in t: iterate until both agree
+	// (entries only expire as t grows, so this settles within a few rounds).
+	for range 8 {
+		next := t
+		if r := g.requests.earliest(t, 1); r.After(next) {
+			next = r
+		}
+		if k := g.tokens.earliest(t, n); k.After(next) {
+			next = k
+		}
+		if next.Equal(t) {
+			break
+		}
+		t = next
+	}
+	g.requests.add(t, 1)
+	g.tokens.add(t, n)
+	g.last = t
+	g.lastTokens = n
+	return t
+}
+
+// Release records the outcome of a call started by Acquire: a rate-limited error
+// (ProviderError.RateLimit: 429, 529, 503) halves the concurrency limit and pauses
+// new calls for the server's Retry-After; a success counts towards raising the limit;
+// a response announcing an exhausted request budget (remaining 0) or fewer tokens left
+// than the last request's estimate pauses new calls until the announced reset.
+func (g *Gate) Release(resp examina.Response, err error) {
+	now := g.clock.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.inflight = max(g.inflight-1, 0)
+	var pe *examina.ProviderError
+	limited := errors.As(err, &pe) && pe.RateLimit && pe.Kind == examina.KindTransient
+	if limited {
+		g.stats.RateLimited++
+		if pe.RetryAfter > 0 {
+			g.pause(now, pe.RetryAfter)
+		}
+	}
+	g.conc.outcome(limited, err == nil, g.inflight)
+	if rl := resp.RateLimit; rl != nil {
+		if rl.RemainingRequests == 0 && rl.ResetRequests > 0 {
+			g.pause(now, rl.ResetRequests)
+		}
+		if rl.RemainingTokens >= 0 && rl.RemainingTokens < g.lastTokens && rl.ResetTokens > 0 {
+			g.pause(now, rl.ResetTokens)
+		}
+	}
+	g.signal()
+}
+
+// pause holds new calls until now+d (at most MaxHold). Called with g.mu held.
+func (g *Gate) pause(now time.Time, d time.Duration) {
+	until := now.Add(min(d, g.maxHold))
+	if until.After(g.hold) {
+		g.hold = until
+		g.stats.Held++
+	}
+}
+
+// signal wakes Acquires waiting for a slot. Called with g.mu held.
+func (g *Gate) signal() {
+	close(g.changed)
+	g.changed = make(chan struct{})
+}
+
+// Limit returns the current adaptive concurrency limit.
+func (g *Gate) Limit() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.conc.limit
+}
+
+// Stats returns what the gate has done so far.
+func (g *Gate) Stats() Stats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := g.stats
+	s.Limit, s.LowestLimit = g.conc.limit, g.conc.lowest
+	s.Decreases, s.Increases = g.conc.decreases, g.conc.increases
+	return s
+}
+
+// Registry hands out one Gate per provider and model, so every worker of a process
+// calling the same model shares its limits. The zero value is ready to use.
+type Registry struct {
+	mu    sync.Mutex
+	gates map[string]*Gate
+}
+
+// Gate returns the gate of provider and model, creating it with cfg the first time; later
+// calls return the same gate and ignore cfg.
+func (r *Registry) Gate(provider, model string, cfg Config) *Gate {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gates == nil {
+		r.gates = map[string]*Gate{}
+	}
+	k := provider + "\x00" + model
+	g, ok := r.gates[k]
+	if !ok {
+		g = NewGate(cfg)
+		r.gates[k] = g
+	}
+	return g
+}
