@@ -3,10 +3,11 @@
 Usage: python3 launcher.py --host 127.0.0.1 --port 5000
 
 1. moto issue 10077 (fixed upstream in 5.2.4): with execute_state_machine on,
-   StartExecution deep-copies the state machine *including its executions*;
-   once an execution has run a Task or Map state it holds a thread lock and every
-   later StartExecution answers 500 "cannot pickle '_thread.RLock'". We copy the
-   state machine without its executions list, as 5.2.4 does.
+   StartExecution deep-copies the state machine *including its executions* and,
+   through its backend reference, every other state machine's; once an
+   execution has run a Task or Map state it holds a thread lock and every later
+   StartExecution answers 500 "cannot pickle '_thread.RLock'". We make
+   executions and the backend shared, not copied, by deep copies.
 2. StartExecution without a name names every execution "None": we give it a
    random name, as AWS does.
 3. The docker-free Lambda stub never reports a function error. When a queued
@@ -19,7 +20,6 @@ Exit status 3 means moto is not installed (pip install 'moto[server]').
 """
 
 import argparse
-import copy
 import json
 import sys
 import uuid
@@ -41,7 +41,7 @@ def main() -> None:
         print(f"moto is not installed: {err}; pip install 'moto[server]'", file=sys.stderr)
         sys.exit(3)
 
-    patch_deepcopy(sfn_models)
+    patch_deepcopy()
     patch_unnamed_executions(sfn_models)
     patch_lambda_errors(lambda_simple)
 
@@ -53,27 +53,20 @@ def main() -> None:
     server.main(["-H", args.host, "-p", str(args.port)])
 
 
-class _CopyWithoutExecutions:
-    """Stands in for the copy module inside moto's Step Functions parser."""
-
-    @staticmethod
-    def deepcopy(obj, memo=None):
-        executions = getattr(obj, "executions", None)
-        if not isinstance(executions, list):
-            return copy.deepcopy(obj, memo)
-        obj.executions = []
-        try:
-            clone = copy.deepcopy(obj, memo)
-        finally:
-            obj.executions = executions
-        return clone
-
-    def __getattr__(self, name):
-        return getattr(copy, name)
+def _share(self, memo):
+    return self
 
 
-def patch_deepcopy(sfn_models) -> None:
-    sfn_models.copy = _CopyWithoutExecutions()
+def patch_deepcopy() -> None:
+    """Deep copies of a state machine share, instead of copy, its executions and
+    the backend it points back to (which holds every other state machine's
+    executions): running executions hold thread locks that cannot be copied."""
+    from moto.stepfunctions import models as base
+    from moto.stepfunctions.parser.backend import execution as parser_execution
+
+    base.Execution.__deepcopy__ = _share
+    base.StepFunctionBackend.__deepcopy__ = _share
+    parser_execution.Execution.__deepcopy__ = _share
 
 
 def patch_unnamed_executions(sfn_models) -> None:

@@ -171,19 +171,25 @@ func TestServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A second machine: moto 5.2.1 also copied other machines' executions.
+		other, err := s.CreateStateMachine(ctx, "tasks2", []byte(taskDefinition), map[string]string{"Fn": st.MergeFunctionArn, "Table": st.TableName})
+		if err != nil {
+			t.Fatal(err)
+		}
 		c := sfn.NewFromConfig(cfg)
 		for i, tc := range []struct {
-			name, stub string
-			want       sfntypes.ExecutionStatus
+			machine, name, stub string
+			want                sfntypes.ExecutionStatus
 		}{
-			{"first", `{"n":1}`, sfntypes.ExecutionStatusSucceeded},
-			{"second", `{"errorType":"Boom","errorMessage":"caught"}`, sfntypes.ExecutionStatusFailed},
-			{"", `{"n":3}`, sfntypes.ExecutionStatusSucceeded},
+			{arn, "first", `{"n":1}`, sfntypes.ExecutionStatusSucceeded},
+			{arn, "second", `{"errorType":"Boom","errorMessage":"caught"}`, sfntypes.ExecutionStatusFailed},
+			{arn, "", `{"n":3}`, sfntypes.ExecutionStatusSucceeded},
+			{other, "fourth", `{"n":4}`, sfntypes.ExecutionStatusSucceeded},
 		} {
 			if err := s.QueueLambdaResponse(ctx, tc.stub); err != nil {
 				t.Fatal(err)
 			}
-			in := &sfn.StartExecutionInput{StateMachineArn: &arn, Input: aws.String(`{}`)}
+			in := &sfn.StartExecutionInput{StateMachineArn: &tc.machine, Input: aws.String(`{}`)}
 			if tc.name != "" {
 				in.Name = aws.String(tc.name)
 			}
