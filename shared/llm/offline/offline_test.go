@@ -218,7 +218,7 @@ func TestItalianAndEnglishNames(t *testing.T) {
 	if it.Topic != "Memoria cache" || en.Topic != "Cache memory" {
 		t.Fatalf("topics %q / %q", it.Topic, en.Topic)
 	}
-	if it.CoreLoopName == en.CoreLoopName || !strings.Contains(it.CoreLoopName, "indirizzo") {
+	if it.CoreLoopName == en.CoreLoopName || !strings.Contains(it.CoreLoopName, "indirizzi") {
 		t.Errorf("core loops %q / %q", it.CoreLoopName, en.CoreLoopName)
 	}
 	if len(it.Procedure) != len(en.Procedure) || it.Procedure[0] == en.Procedure[0] {
@@ -248,6 +248,14 @@ func TestEveryTopicIsComplete(t *testing.T) {
 		}
 		if n := len(tp.procedure); n < 3 || n > 6 {
 			t.Errorf("%s: %d procedure steps", tp.key, n)
+		}
+		// Core loop ids (derived from the names) are distinct and keep every word.
+		for _, name := range []string{tp.coreLoop.en, tp.coreLoop.it} {
+			id := examina.CoreLoopID(name)
+			if seen[id] || strings.Contains(name, "/") {
+				t.Errorf("%s: core loop %q gives id %q (duplicate or words glued)", tp.key, name, id)
+			}
+			seen[id] = true
 		}
 		if seen[tp.key] {
 			t.Errorf("duplicate topic key %s", tp.key)

@@ -110,7 +110,7 @@ var topicTable = []topic{
 	{
 		key:      "fsm",
 		name:     localized{"Finite state machines", "Macchine a stati finiti"},
-		coreLoop: localized{"Mealy/Moore FSM design", "Progetto di FSM di Mealy/Moore"},
+		coreLoop: localized{"Mealy and Moore FSM design", "Progetto di FSM di Mealy e Moore"},
 		procedure: []localized{
 			{"Choose the machine model (Mealy or Moore) and define inputs and outputs", "Scegliere il modello (Mealy o Moore) e definire ingressi e uscite"},
 			{"Draw the state diagram from the specification", "Disegnare il diagramma degli stati a partire dalla specifica"},
@@ -215,7 +215,7 @@ var topicTable = []topic{
 	{
 		key:      "cache",
 		name:     localized{"Cache memory", "Memoria cache"},
-		coreLoop: localized{"Cache address breakdown and hit/miss simulation", "Scomposizione dell'indirizzo e simulazione di hit/miss in cache"},
+		coreLoop: localized{"Cache address breakdown and hit-miss simulation", "Scomposizione degli indirizzi e simulazione di hit e miss in cache"},
 		procedure: []localized{
 			{"Compute the number of offset, index and tag bits from block size, number of sets and address width", "Calcolare i bit di offset, indice e tag da dimensione del blocco, numero di insiemi e ampiezza dell'indirizzo"},
 			{"Split each address into tag, index and offset", "Scomporre ogni indirizzo in tag, indice e offset"},
