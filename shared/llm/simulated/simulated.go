@@ -249,7 +249,9 @@ func (p *Provider) Planned(exerciseID string, call int64) Plan {
 // (transient, Reason "truncated"), 401 (permanent). A "garbage" failure is a
 // successful response whose text is not JSON. If ctx ends during the wait, Complete
 // returns promptly with a transient error wrapping ctx.Err(). An invalid Config gives
-// its KindInvalid validation error.
+// its KindInvalid validation error. Calls are numbered per req.Exercise.ID (requests
+// without an id share one counter) for the provider's lifetime; use a new Provider per
+// run to replay a run exactly.
 func (p *Provider) Complete(ctx context.Context, req examina.Request) (examina.Response, error) {
 	if p.cfgErr != nil {
 		return examina.Response{}, p.cfgErr
