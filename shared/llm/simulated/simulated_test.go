@@ -68,6 +68,7 @@ func TestLognormalDistribution(t *testing.T) {
 		t.Fatalf("%d sleeps", len(d))
 	}
 	gotMedian, gotP99 := d[len(d)/2], d[len(d)*99/100]
+	t.Logf("10000 draws: median %v (want %v), p99 %v (want %v), max %v", gotMedian, median, gotP99, p99, d[len(d)-1])
 	if r := float64(gotMedian) / float64(median); r < 0.95 || r > 1.05 {
 		t.Errorf("median %v, want %v ±5%%", gotMedian, median)
 	}
@@ -137,6 +138,7 @@ func TestFailureRate(t *testing.T) {
 			byKind[FailGarbage]++
 		}
 	}
+	t.Logf("failure rate %.4f over %d calls, by kind %v", float64(failed)/n, n, byKind)
 	if rate := float64(failed) / n; rate < 0.185 || rate > 0.215 {
 		t.Errorf("failure rate %.3f, want 0.20 ± 0.015", rate)
 	}
