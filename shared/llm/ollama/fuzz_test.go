@@ -1,0 +1,27 @@
+package ollama_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/examina-dev/examina-serverless/shared/llm/ollama"
+)
+
+// FuzzHostURL feeds arbitrary OLLAMA_HOST values: an accepted value always becomes an http(s)
+// URL with a host and no trailing slash.
+func FuzzHostURL(f *testing.F) {
+	for _, s := range []string{"", "localhost", "0.0.0.0:8080", "https://h/", "[::1]", "http://p:1/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		u, err := ollama.HostURL(host)
+		if err != nil {
+			return
+		}
+		pu, perr := url.Parse(u)
+		if perr != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || strings.HasSuffix(u, "/") {
+			t.Fatalf("HostURL(%q) = %q", host, u)
+		}
+	})
+}
