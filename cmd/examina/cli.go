@@ -63,6 +63,7 @@ Commands:
   analyze   analyse a course file and write the merged result (resumable)
   results   print the stored result of a job
   jobs      list the stored jobs
+  bench     run the benchmark scenarios (seed, heavy-tail, rate-limited, overhead, cloud)
   version   print the version
 
 Run 'examina <command> --help' for a command's flags.
@@ -83,6 +84,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.results(ctx, rest)
 	case "jobs":
 		err = m.jobs(ctx, rest)
+	case "bench":
+		err = m.bench(ctx, rest)
 	case "version", "--version", "-version", "-v":
 		fmt.Fprintf(m.Stdout, "examina %s\n", version)
 		return exitOK
@@ -151,8 +154,7 @@ func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
 func (m *Main) parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return err
+			return err // the flag package has printed the usage
 		}
 		return usagef("%v (see 'examina %s --help')", err, fs.Name())
 	}
