@@ -99,6 +99,12 @@ func (m *Main) runScenario(ctx context.Context, name string, c benchConfig) (*be
 		}
 		cfg.Command = strings.Join(cmd, " ")
 		return bench.Seed(ctx, cfg)
+	case "heavy-tail":
+		cmd := "examina bench --scenario heavy-tail"
+		if c.seed != 1 {
+			cmd += fmt.Sprintf(" --seed %d", c.seed)
+		}
+		return bench.HeavyTail(ctx, bench.HeavyTailConfig{Seed: c.seed, Dir: c.dir, Command: cmd})
 	}
 	return nil, fmt.Errorf("scenario %s is not implemented yet", name)
 }
