@@ -1,0 +1,497 @@
+package template_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/template"
+	"github.com/examina-dev/examina-serverless/statemachine"
+)
+
+// tpl is the parsed repository template.yaml with helpers to walk it.
+type tpl struct {
+	t    *testing.T
+	root string
+	doc  map[string]any
+}
+
+func load(t *testing.T) *tpl {
+	t.Helper()
+	root, err := mototest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := template.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tpl{t: t, root: root, doc: doc}
+}
+
+// get walks keys (map keys or decimal slice indexes) and returns nil when absent.
+func get(v any, path ...string) any {
+	for _, k := range path {
+		switch c := v.(type) {
+		case map[string]any:
+			v = c[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			v = c[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+func (p *tpl) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for name, r := range p.doc["Resources"].(map[string]any) {
+		if m, ok := r.(map[string]any); ok && m["Type"] == typ {
+			out[name] = m
+		}
+	}
+	return out
+}
+
+func (p *tpl) resource(name string) map[string]any {
+	p.t.Helper()
+	r, ok := get(p.doc, "Resources", name).(map[string]any)
+	if !ok {
+		p.t.Fatalf("no resource %s", name)
+	}
+	return r
+}
+
+// functionProp returns a function property, falling back to Globals.
+func (p *tpl) functionProp(fn map[string]any, prop string) any {
+	if v := get(fn, "Properties", prop); v != nil {
+		return v
+	}
+	return get(p.doc, "Globals", "Function", prop)
+}
+
+// env returns a function's environment: Globals merged with its own.
+func (p *tpl) env(fn map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, src := range []any{get(p.doc, "Globals", "Function", "Environment", "Variables"), get(fn, "Properties", "Environment", "Variables")} {
+		if m, ok := src.(map[string]any); ok {
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+func num(t *testing.T, v any) int {
+	t.Helper()
+	switch n := v.(type) {
+	case uint64:
+		return int(n)
+	case int64:
+		return int(n)
+	case int:
+		return n
+	case float64:
+		return int(n)
+	case string:
+		i, err := strconv.Atoi(n)
+		if err == nil {
+			return i
+		}
+	}
+	t.Fatalf("%v (%T) is not a number", v, v)
+	return 0
+}
+
+func ref(name string) map[string]any { return map[string]any{"Ref": name} }
+
+const bucketName = "${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"
+
+func TestFunctionsBuildAsProvidedAL2023(t *testing.T) {
+	p := load(t)
+	fns := p.resources("AWS::Serverless::Function")
+	want := map[string]string{"DispatchFunction": "functions/dispatch/", "AnalyzeFunction": "functions/analyze/", "MergeFunction": "functions/merge/"}
+	if len(fns) != len(want) {
+		t.Fatalf("functions = %d, want %d", len(fns), len(want))
+	}
+	for name, fn := range fns {
+		t.Run(name, func(t *testing.T) {
+			checks := map[string][2]any{
+				"CodeUri":       {p.functionProp(fn, "CodeUri"), want[name]},
+				"Runtime":       {p.functionProp(fn, "Runtime"), "provided.al2023"},
+				"Handler":       {p.functionProp(fn, "Handler"), "bootstrap"},
+				"Architectures": {p.functionProp(fn, "Architectures"), []any{"arm64"}},
+				"BuildMethod":   {get(fn, "Metadata", "BuildMethod"), "go1.x"},
+				"LogFormat":     {get(fn, "Properties", "LoggingConfig", "LogFormat"), "JSON"},
+			}
+			for what, c := range checks {
+				if !reflect.DeepEqual(c[0], c[1]) {
+					t.Errorf("%s = %v, want %v", what, c[0], c[1])
+				}
+			}
+			lg, ok := get(fn, "Properties", "LoggingConfig", "LogGroup", "Ref").(string)
+			if !ok || get(p.resource(lg), "Properties", "RetentionInDays") == nil {
+				t.Errorf("log group %q missing or without retention", lg)
+			}
+			dir := filepath.Join(p.root, want[name])
+			if _, err := os.Stat(filepath.Join(dir, "main.go")); err != nil {
+				t.Fatalf("CodeUri %s: %v", want[name], err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(t.TempDir(), "bootstrap"), ".")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("go build %s for linux/arm64: %v\n%s", want[name], err, out)
+			}
+		})
+	}
+}
+
+func TestAnalyzeConcurrencyFollowsBatchSize(t *testing.T) {
+	p := load(t)
+	if min := num(t, get(p.doc, "Parameters", "BatchSize", "MinValue")); min < 2 {
+		t.Errorf("BatchSize MinValue = %d, want >= 2 (MaximumConcurrency's minimum)", min)
+	}
+	fn := p.resource("AnalyzeFunction")
+	ev := get(fn, "Properties", "Events", "AnalyzeQueue", "Properties")
+	if got := get(ev, "ScalingConfig", "MaximumConcurrency"); !reflect.DeepEqual(got, ref("BatchSize")) {
+		t.Errorf("MaximumConcurrency = %v, want !Ref BatchSize", got)
+	}
+	if got := get(ev, "FunctionResponseTypes"); !reflect.DeepEqual(got, []any{"ReportBatchItemFailures"}) {
+		t.Errorf("FunctionResponseTypes = %v", got)
+	}
+	wantReserved := map[string]any{"Fn::If": []any{"UseReservedConcurrency", ref("BatchSize"), ref("AWS::NoValue")}}
+	if got := get(fn, "Properties", "ReservedConcurrentExecutions"); !reflect.DeepEqual(got, wantReserved) {
+		t.Errorf("ReservedConcurrentExecutions = %v, want %v", got, wantReserved)
+	}
+	if get(p.doc, "Conditions", "UseReservedConcurrency") == nil {
+		t.Error("condition UseReservedConcurrency missing")
+	}
+}
+
+func TestQueueMatchesAnalyzeTimeoutAndHarness(t *testing.T) {
+	p := load(t)
+	fn := p.resource("AnalyzeFunction")
+	timeout := num(t, p.functionProp(fn, "Timeout"))
+	queue, ok := get(fn, "Properties", "Events", "AnalyzeQueue", "Properties", "Queue", "Fn::GetAtt", "0").(string)
+	if !ok {
+		t.Fatal("analyze event source is not !GetAtt <queue>.Arn")
+	}
+	q := p.resource(queue)
+	vis := num(t, get(q, "Properties", "VisibilityTimeout"))
+	if vis < 6*timeout {
+		t.Errorf("visibility timeout %d < 6 x analyze timeout %d", vis, timeout)
+	}
+	if vis != mototest.QueueVisibilityTimeout {
+		t.Errorf("visibility timeout %d differs from mototest's %d", vis, mototest.QueueVisibilityTimeout)
+	}
+	receives := num(t, get(q, "Properties", "RedrivePolicy", "maxReceiveCount"))
+	if receives != mototest.MaxReceiveCount {
+		t.Errorf("maxReceiveCount %d differs from mototest's %d", receives, mototest.MaxReceiveCount)
+	}
+	if got := p.env(fn)["EXAMINA_MAX_RECEIVES"]; got != strconv.Itoa(receives) {
+		t.Errorf("EXAMINA_MAX_RECEIVES = %v, want %d", got, receives)
+	}
+	dlq, _ := get(q, "Properties", "RedrivePolicy", "deadLetterTargetArn", "Fn::GetAtt", "0").(string)
+	if got := num(t, get(p.resource(dlq), "Properties", "MessageRetentionPeriod")); got != mototest.DLQRetentionSeconds {
+		t.Errorf("DLQ retention = %d, want %d", got, mototest.DLQRetentionSeconds)
+	}
+}
+
+func TestEncryptionEverywhere(t *testing.T) {
+	p := load(t)
+	for name, q := range p.resources("AWS::SQS::Queue") {
+		if get(q, "Properties", "SqsManagedSseEnabled") != true && get(q, "Properties", "KmsMasterKeyId") == nil {
+			t.Errorf("queue %s is not encrypted", name)
+		}
+	}
+	for name, tb := range p.resources("AWS::DynamoDB::Table") {
+		if get(tb, "Properties", "SSESpecification", "SSEEnabled") != true {
+			t.Errorf("table %s: SSE not enabled", name)
+		}
+	}
+	buckets := p.resources("AWS::S3::Bucket")
+	if len(buckets) != 1 {
+		t.Fatalf("buckets = %d, want 1", len(buckets))
+	}
+	for name, b := range buckets {
+		if get(b, "Properties", "BucketEncryption", "ServerSideEncryptionConfiguration", "0", "ServerSideEncryptionByDefault", "SSEAlgorithm") == nil {
+			t.Errorf("bucket %s: no default encryption", name)
+		}
+		for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+			if get(b, "Properties", "PublicAccessBlockConfiguration", k) != true {
+				t.Errorf("bucket %s: %s is not true", name, k)
+			}
+		}
+	}
+}
+
+func TestBucketPolicyDeniesInsecureTransport(t *testing.T) {
+	p := load(t)
+	for _, bp := range p.resources("AWS::S3::BucketPolicy") {
+		if !reflect.DeepEqual(get(bp, "Properties", "Bucket"), ref("Bucket")) {
+			continue
+		}
+		stmts, _ := get(bp, "Properties", "PolicyDocument", "Statement").([]any)
+		for _, s := range stmts {
+			if get(s, "Effect") == "Deny" && get(s, "Condition", "Bool", "aws:SecureTransport") == "false" &&
+				get(s, "Action") == "s3:*" && len(get(s, "Resource").([]any)) == 2 {
+				return
+			}
+		}
+	}
+	t.Error("no bucket policy denies s3:* on the bucket and its objects without TLS")
+}
+
+func TestTableKeysAndTTL(t *testing.T) {
+	p := load(t)
+	tb := p.resource("Table")
+	keys := get(tb, "Properties", "KeySchema")
+	want := []any{map[string]any{"AttributeName": "PK", "KeyType": "HASH"}, map[string]any{"AttributeName": "SK", "KeyType": "RANGE"}}
+	if !reflect.DeepEqual(keys, want) {
+		t.Errorf("KeySchema = %v", keys)
+	}
+	checks := map[string][2]any{
+		"billing": {get(tb, "Properties", "BillingMode"), "PAY_PER_REQUEST"},
+		"ttl":     {get(tb, "Properties", "TimeToLiveSpecification", "AttributeName"), mototest.TTLAttribute},
+		"pitr":    {get(tb, "Properties", "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"), true},
+	}
+	for what, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("%s = %v, want %v", what, c[0], c[1])
+		}
+	}
+}
+
+// statements yields every inline IAM statement of functions and state machines.
+func (p *tpl) statements() map[string][]any {
+	out := map[string][]any{}
+	for _, typ := range []string{"AWS::Serverless::Function", "AWS::Serverless::StateMachine"} {
+		for name, r := range p.resources(typ) {
+			pols, _ := get(r, "Properties", "Policies").([]any)
+			for _, pol := range pols {
+				if branches, ok := get(pol, "Fn::If").([]any); ok && len(branches) == 3 {
+					pol = branches[1]
+				}
+				if s, ok := get(pol, "Statement").([]any); ok {
+					out[name] = append(out[name], s...)
+				}
+			}
+		}
+	}
+	for name, r := range p.resources("AWS::IAM::Policy") {
+		s, _ := get(r, "Properties", "PolicyDocument", "Statement").([]any)
+		out[name] = append(out[name], s...)
+	}
+	return out
+}
+
+func TestNoWildcardResources(t *testing.T) {
+	p := load(t)
+	found := 0
+	for owner, stmts := range p.statements() {
+		for _, s := range stmts {
+			res := fmt.Sprint(get(s, "Resource"))
+			if !strings.Contains(res, "*") {
+				continue
+			}
+			actions := fmt.Sprint(get(s, "Action"))
+			if owner == "AnalyzeFunction" && get(s, "Sid") == "CompleteFanOutTask" && res == "*" &&
+				actions == "[states:SendTaskSuccess states:SendTaskFailure]" {
+				found++
+				continue
+			}
+			t.Errorf("%s: wildcard resource %s for %s", owner, res, actions)
+		}
+	}
+	if found != 1 {
+		t.Errorf("documented SendTask* statement found %d times, want 1", found)
+	}
+	// Policy templates must name this stack's resources.
+	for _, typ := range []string{"AWS::Serverless::Function", "AWS::Serverless::StateMachine"} {
+		for name, r := range p.resources(typ) {
+			pols, _ := get(r, "Properties", "Policies").([]any)
+			for _, pol := range pols {
+				if s, ok := pol.(string); ok {
+					t.Errorf("%s: managed policy %s (use a scoped policy template)", name, s)
+				}
+			}
+		}
+	}
+}
+
+func TestPrefixesDoNotOverlap(t *testing.T) {
+	p := load(t)
+	fn := p.resource("DispatchFunction")
+	env := p.env(fn)
+	results, _ := env["RESULTS_PREFIX"].(string)
+	input, _ := env["INPUT_PREFIX"].(string)
+	if results != mototest.ResultsPrefix || input != mototest.InputPrefix {
+		t.Errorf("prefixes input=%q results=%q differ from mototest's", input, results)
+	}
+	var suffixes []string
+	for name, ev := range get(fn, "Properties", "Events").(map[string]any) {
+		if get(ev, "Type") != "S3" {
+			continue
+		}
+		rules := map[string]string{}
+		for _, r := range get(ev, "Properties", "Filter", "S3Key", "Rules").([]any) {
+			rules[fmt.Sprint(get(r, "Name"))] = fmt.Sprint(get(r, "Value"))
+		}
+		prefix := rules["prefix"]
+		if prefix == "" || strings.HasPrefix(results, prefix) || strings.HasPrefix(prefix, results) {
+			t.Errorf("S3 event %s prefix %q overlaps results prefix %q", name, prefix, results)
+		}
+		if prefix != input {
+			t.Errorf("S3 event %s prefix %q, want INPUT_PREFIX %q", name, prefix, input)
+		}
+		suffixes = append(suffixes, rules["suffix"])
+	}
+	sort.Strings(suffixes)
+	if !slices.Equal(suffixes, []string{".json", ".jsonl"}) {
+		t.Errorf("S3 event suffixes = %v, want .json and .jsonl", suffixes)
+	}
+}
+
+func TestNamesBuiltNotReferenced(t *testing.T) {
+	p := load(t)
+	// The bucket's name is built so functions can name it without a cycle.
+	sub := map[string]any{"Fn::Sub": bucketName}
+	if got := get(p.resource("Bucket"), "Properties", "BucketName"); !reflect.DeepEqual(got, sub) {
+		t.Errorf("BucketName = %v, want %v", got, sub)
+	}
+	if got := get(p.doc, "Globals", "Function", "Environment", "Variables", "BUCKET_NAME"); !reflect.DeepEqual(got, sub) {
+		t.Errorf("BUCKET_NAME = %v, want %v", got, sub)
+	}
+	sm := get(p.resource("AnalysisStateMachine"), "Properties", "Name", "Fn::Sub")
+	arn, _ := get(p.env(p.resource("DispatchFunction")), "STATE_MACHINE_ARN", "Fn::Sub").(string)
+	if sm == nil || !strings.HasSuffix(arn, ":stateMachine:"+fmt.Sprint(sm)) {
+		t.Errorf("STATE_MACHINE_ARN %q does not name the state machine %v", arn, sm)
+	}
+}
+
+func TestStateMachineSubstitutions(t *testing.T) {
+	p := load(t)
+	sm := p.resource("AnalysisStateMachine")
+	if get(sm, "Properties", "Type") != "STANDARD" || get(sm, "Properties", "DefinitionUri") != mototest.StateMachinePath {
+		t.Errorf("state machine = %v", get(sm, "Properties"))
+	}
+	var got []string
+	for k := range get(sm, "Properties", "DefinitionSubstitutions").(map[string]any) {
+		got = append(got, k)
+	}
+	want := statemachine.Substitutions()
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("DefinitionSubstitutions = %v, want %v", got, want)
+	}
+}
+
+func TestHTTPAPIRequiresIAM(t *testing.T) {
+	p := load(t)
+	api := p.resource("HttpApi")
+	if get(api, "Properties", "Auth", "DefaultAuthorizer") != "AWS_IAM" || get(api, "Properties", "Auth", "EnableIamAuthorizer") != true {
+		t.Errorf("HttpApi auth = %v", get(api, "Properties", "Auth"))
+	}
+	routes := map[string]bool{}
+	for name, ev := range get(p.resource("DispatchFunction"), "Properties", "Events").(map[string]any) {
+		if get(ev, "Type") != "HttpApi" {
+			continue
+		}
+		if a := get(ev, "Properties", "Auth"); a != nil {
+			t.Errorf("route %s overrides the API's IAM auth: %v", name, a)
+		}
+		routes[fmt.Sprint(get(ev, "Properties", "Method"), " ", get(ev, "Properties", "Path"))] = true
+	}
+	for _, r := range []string{"POST /courses/{course}/analyses", "GET /analyses/{job}"} {
+		if !routes[r] {
+			t.Errorf("route %s missing", r)
+		}
+	}
+}
+
+func TestNoSecretsInEnvironment(t *testing.T) {
+	p := load(t)
+	for name, fn := range p.resources("AWS::Serverless::Function") {
+		for k, v := range p.env(fn) {
+			upper := strings.ToUpper(k)
+			if !(strings.Contains(upper, "KEY") || strings.Contains(upper, "SECRET") ||
+				strings.Contains(upper, "TOKEN") || strings.Contains(upper, "PASSWORD")) {
+				continue
+			}
+			// Only where the key is kept may be configured, never the key itself.
+			refs := fmt.Sprint(v)
+			ok := (k == "EXAMINA_API_KEY_PARAMETER" && strings.Contains(refs, "ApiKeyParameter")) ||
+				(k == "EXAMINA_API_KEY_SECRET" && strings.Contains(refs, "ApiKeySecretArn"))
+			if !ok {
+				t.Errorf("%s: environment variable %s = %v may carry a secret", name, k, v)
+			}
+		}
+	}
+	for name, param := range get(p.doc, "Parameters").(map[string]any) {
+		if get(param, "NoEcho") == true {
+			t.Errorf("parameter %s is NoEcho: secrets belong in SSM or Secrets Manager", name)
+		}
+	}
+}
+
+func TestContractEnvironment(t *testing.T) {
+	p := load(t)
+	common := []string{"TABLE_NAME", "QUEUE_URL", "BUCKET_NAME", "INPUT_PREFIX", "RESULTS_PREFIX", "EXAMINA_PROVIDER",
+		"EXAMINA_MODEL", "EXAMINA_BATCH_SIZE", "EXAMINA_MIN_CONFIDENCE", "EXAMINA_API_KEY_PARAMETER",
+		"EXAMINA_API_KEY_SECRET", "EXAMINA_MAX_RECEIVES", "LOG_LEVEL"}
+	for name, fn := range p.resources("AWS::Serverless::Function") {
+		env := p.env(fn)
+		for _, k := range common {
+			if _, ok := env[k]; !ok {
+				t.Errorf("%s: %s missing", name, k)
+			}
+		}
+		_, hasARN := env["STATE_MACHINE_ARN"]
+		if hasARN != (name == "DispatchFunction") {
+			t.Errorf("%s: STATE_MACHINE_ARN present = %v", name, hasARN)
+		}
+	}
+}
+
+func TestCfnLint(t *testing.T) {
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		msg := "cfn-lint not found: pip install cfn-lint"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	p := load(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, lint, "template.yaml")
+	cmd.Dir = p.root
+	if out, err := cmd.CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) != 0 {
+		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+	}
+}
