@@ -1,0 +1,253 @@
+package cloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/examina-dev/examina-serverless/shared/analysis"
+	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/pipeline"
+)
+
+// AnalyzeStore is the store the analyze handler uses (the DynamoDB store).
+type AnalyzeStore interface {
+	// RecordResult stores and counts a result in one transaction; a redelivered result
+	// is neither stored nor counted again (counted false, err nil). done and total
+	// are the job's counters afterwards.
+	RecordResult(ctx context.Context, jobID string, r examina.ExerciseResult) (counted bool, done, total int, err error)
+	// ClaimSignal wins the job's signalled flag once, when done >= total.
+	ClaimSignal(ctx context.Context, jobID string) (taskToken string, won bool, err error)
+	// ReleaseSignal clears the flag after a failed SendTaskSuccess.
+	ReleaseSignal(ctx context.Context, jobID string) error
+	CacheGet(ctx context.Context, key string) (examina.Analysis, bool, error)
+	CachePut(ctx context.Context, key string, a examina.Analysis) error
+}
+
+// TaskSignaler completes the fan-out task (*sfn.Client).
+type TaskSignaler interface {
+	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, opts ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+}
+
+// AnalyzerSource returns the analyzer to use; the handler calls it until it succeeds
+// once and keeps the result (the provider, with its API key, is built once per cold
+// start).
+type AnalyzerSource func(ctx context.Context) (*pipeline.Analyzer, error)
+
+// Analyze handles SQS batches of analyze messages.
+type Analyze struct {
+	Store    AnalyzeStore
+	Signaler TaskSignaler
+	Analyzer AnalyzerSource
+	// MaxReceives is the queue's maxReceiveCount (default 3): on that receive a
+	// transient failure stores the degraded default instead of failing the message.
+	MaxReceives int
+	// Concurrency bounds the messages of one batch analysed at once (default 1: the
+	// event source's MaximumConcurrency alone bounds the provider calls in flight).
+	Concurrency int
+	// MinTimeLeft: a message is not started with less than this before the
+	// invocation's deadline; it is reported failed and redelivered (default 10s).
+	MinTimeLeft time.Duration
+	// NoCache disables the response cache.
+	NoCache bool
+	Now     func() time.Time
+	Logger  *slog.Logger
+
+	mu       sync.Mutex
+	analyzer *pipeline.Analyzer
+}
+
+func (h *Analyze) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Analyze) getAnalyzer(ctx context.Context) (*pipeline.Analyzer, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.analyzer != nil {
+		return h.analyzer, nil
+	}
+	a, err := h.Analyzer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.analyzer = a
+	return a, nil
+}
+
+// Handle analyses every message of the batch and returns exactly the ids of the
+// messages to redeliver: those whose analysis failed transiently before their last
+// receive, whose result could not be recorded, or that were not started for lack of
+// time. It never returns an error: every failure is per message.
+func (h *Analyze) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	failed := make([]bool, len(ev.Records))
+	workers := max(h.Concurrency, 1)
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, rec := range ev.Records {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			failed[i] = !h.one(ctx, rec)
+		})
+	}
+	wg.Wait()
+	for i, rec := range ev.Records {
+		if failed[i] {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+func receiveCount(rec events.SQSMessage) int {
+	n, err := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+// one processes one message and reports whether it is done with (true) or must be
+// redelivered (false).
+func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
+	log := discard(h.Logger)
+	task, err := ParseTask(rec.Body)
+	if err != nil {
+		// Left to the DLQ after maxReceiveCount, which keeps the raw message.
+		log.LogAttrs(ctx, slog.LevelError, "malformed message", slog.String("job_id", ""), slog.Int("position", -1),
+			slog.String("message_id", rec.MessageId), slog.String("error", err.Error()))
+		return false
+	}
+	log = log.With(slog.String("job_id", task.JobID), slog.Int("position", task.Position))
+	receives := receiveCount(rec)
+	maxReceives := h.MaxReceives
+	if maxReceives <= 0 {
+		maxReceives = 3
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		left := h.MinTimeLeft
+		if left <= 0 {
+			left = 10 * time.Second
+		}
+		if dl.Sub(h.now()) < left {
+			log.LogAttrs(ctx, slog.LevelWarn, "not enough time left: message returned to the queue")
+			return false
+		}
+	}
+	a, err := h.analyze(ctx, log, task, receives >= maxReceives)
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "analysis failed: message will be redelivered",
+			slog.Int("receive", receives), slog.String("error", err.Error()))
+		return false
+	}
+	res := examina.ExerciseResult{Exercise: task.Exercise, Analysis: a}
+	counted, done, total, err := h.Store.RecordResult(ctx, task.JobID, res)
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "recording result failed", slog.String("error", err.Error()))
+		return false
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "result recorded", slog.Bool("counted", counted), slog.String("status", string(a.Status)),
+		slog.Int("done", done), slog.Int("total", total), slog.Int("receive", receives))
+	if done < total {
+		return true
+	}
+	return h.signal(ctx, log, task.JobID, done, total)
+}
+
+// analyze returns the exercise's analysis: from the cache, from the provider, or the
+// degraded default when the failure is permanent or this is the last receive. An error
+// means the message should be redelivered.
+func (h *Analyze) analyze(ctx context.Context, log *slog.Logger, task Task, last bool) (examina.Analysis, error) {
+	base, err := h.getAnalyzer(ctx)
+	if err != nil {
+		if last {
+			return examina.DefaultAnalysis("no provider: " + err.Error()), nil
+		}
+		return examina.Analysis{}, fmt.Errorf("building the provider: %w", err)
+	}
+	an := *base
+	an.Language = analysis.NormalizeLanguage(task.Course.Language)
+	an.Logger = log
+	key := analysis.CacheKey(analysis.PromptVersion, an.Provider.Name(), an.Provider.Model(), an.Language, task.Course, task.Exercise.Text, task.Previous)
+	if !h.NoCache {
+		if c, ok, err := h.Store.CacheGet(ctx, key); err != nil {
+			log.LogAttrs(ctx, slog.LevelWarn, "cache read failed", slog.String("error", err.Error()))
+		} else if ok {
+			c.Status = examina.StatusCached
+			return c, nil
+		}
+	}
+	a, err := an.Analyze(ctx, task.Course, task.Exercise, task.Previous)
+	var exhausted *pipeline.ExhaustedError
+	switch {
+	case err == nil:
+		if !h.NoCache {
+			if err := h.Store.CachePut(ctx, key, a); err != nil {
+				log.LogAttrs(ctx, slog.LevelWarn, "cache write failed", slog.String("error", err.Error()))
+			}
+		}
+		return a, nil
+	case errors.As(err, &exhausted):
+		if exhausted.Transient() && !last {
+			return examina.Analysis{}, err
+		}
+		log.LogAttrs(ctx, slog.LevelWarn, "exercise degraded", slog.Bool("last_receive", last), slog.Bool("transient", exhausted.Transient()))
+		return a, nil
+	}
+	return examina.Analysis{}, err
+}
+
+// signal completes the fan-out task if this invocation wins the signalled flag.
+func (h *Analyze) signal(ctx context.Context, log *slog.Logger, jobID string, done, total int) bool {
+	token, won, err := h.Store.ClaimSignal(ctx, jobID)
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "claiming the signal failed", slog.String("error", err.Error()))
+		return false
+	}
+	if !won {
+		return true
+	}
+	release := func(why string, err error) bool {
+		log.LogAttrs(ctx, slog.LevelError, why, slog.String("error", err.Error()))
+		if rerr := h.Store.ReleaseSignal(context.WithoutCancel(ctx), jobID); rerr != nil {
+			log.LogAttrs(ctx, slog.LevelError, "releasing the signal failed", slog.String("error", rerr.Error()))
+		}
+		return false
+	}
+	if token == "" {
+		return release("job has no task token", errors.New("no task token"))
+	}
+	out, err := json.Marshal(FanOutOutput{JobID: jobID, Done: done, Total: total})
+	if err != nil {
+		return release("encoding task output failed", err)
+	}
+	output := string(out)
+	_, err = h.Signaler.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: &token, Output: &output})
+	var timedOut *sfntypes.TaskTimedOut
+	var gone *sfntypes.TaskDoesNotExist
+	var badToken *sfntypes.InvalidToken
+	switch {
+	case err == nil:
+		log.LogAttrs(ctx, slog.LevelInfo, "all results in: task signalled", slog.Int("done", done), slog.Int("total", total))
+		return true
+	case errors.As(err, &timedOut), errors.As(err, &gone), errors.As(err, &badToken):
+		// The wait already timed out: the state machine's check loop takes over.
+		log.LogAttrs(ctx, slog.LevelWarn, "task no longer waiting; the state machine's check loop continues", slog.String("error", err.Error()))
+		return true
+	}
+	return release("SendTaskSuccess failed", err)
+}

@@ -1,0 +1,71 @@
+package cloud
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/examina-dev/examina-serverless/shared/examina"
+)
+
+// Task is the body of one analyze message: everything needed to analyse one exercise
+// without reading anything else.
+type Task struct {
+	JobID    string           `json:"job_id"`
+	Course   examina.Course   `json:"course"`
+	Position int              `json:"position"`
+	Exercise examina.Exercise `json:"exercise"`
+	Previous string           `json:"previous"`
+	Total    int              `json:"total"`
+}
+
+// ParseTask decodes and checks a message body.
+func ParseTask(body string) (Task, error) {
+	var t Task
+	if err := json.Unmarshal([]byte(body), &t); err != nil {
+		return Task{}, fmt.Errorf("decoding task: %w", err)
+	}
+	switch {
+	case t.JobID == "":
+		return Task{}, fmt.Errorf("task without job_id")
+	case t.Position < 0 || t.Total < 1 || t.Position >= t.Total:
+		return Task{}, fmt.Errorf("task position %d out of range for %d exercises", t.Position, t.Total)
+	case t.Exercise.Position != t.Position:
+		return Task{}, fmt.Errorf("task position %d and exercise position %d differ", t.Position, t.Exercise.Position)
+	}
+	return t, nil
+}
+
+// FanOutInput is the payload of the state machine's fan-out task.
+type FanOutInput struct {
+	Action    string `json:"action"`
+	JobID     string `json:"job_id"`
+	TaskToken string `json:"task_token"`
+}
+
+// FanOutOutput is the output sent with SendTaskSuccess once every result is counted.
+type FanOutOutput struct {
+	JobID string `json:"job_id"`
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// MergeInput is the merge task's payload.
+type MergeInput struct {
+	JobID string `json:"job_id"`
+}
+
+// MergeOutput is what the merge task returns to the state machine.
+type MergeOutput struct {
+	JobID        string `json:"job_id"`
+	Status       string `json:"status"`
+	ResultKey    string `json:"result_key"`
+	MergedGroups int    `json:"merged_groups"`
+	Topics       int    `json:"topics"`
+	CoreLoops    int    `json:"core_loops"`
+}
+
+// ExecutionInput is the input of the state machine's execution.
+type ExecutionInput struct {
+	JobID  string `json:"job_id"`
+	Course string `json:"course"`
+}
