@@ -1,0 +1,83 @@
+# Examina Serverless — developer tasks. See DEVELOPERS.md.
+FUNCTIONS  := dispatch analyze merge
+GO_BUILD   := CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w"
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
+FUZZTIME   ?= 20s
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+
+.PHONY: build test lint fmt vet staticcheck cfn-lint bench fuzz deploy clean moto rie \
+	invoke-DispatchFunction invoke-AnalyzeFunction invoke-MergeFunction \
+	invoke-DispatchFunction-api invoke-DispatchFunction-get invoke-DispatchFunction-fanout
+
+## build: each function's bootstrap for the deployed architecture (linux/arm64) in bin/<fn>/bootstrap
+build:
+	@for fn in $(FUNCTIONS); do \
+		echo "build bin/$$fn/bootstrap"; \
+		GOOS=linux GOARCH=arm64 $(GO_BUILD) -o bin/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	done
+
+## test: the project's one test command (go test -race ./..., cfn-lint, staticcheck)
+test:
+	scripts/test
+
+## lint: gofmt, go vet, staticcheck, cfn-lint
+lint: fmt vet staticcheck cfn-lint
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	go vet ./...
+
+staticcheck:
+	$(STATICCHECK) ./...
+
+cfn-lint:
+	cfn-lint template.yaml
+
+## invoke-<Function>: build for this machine, run under aws-lambda-rie against a private moto
+invoke-DispatchFunction:
+	go run ./scripts/invoke -function DispatchFunction -event events/s3-put.json
+
+invoke-DispatchFunction-api:
+	go run ./scripts/invoke -function DispatchFunction -event events/api-post.json
+
+invoke-DispatchFunction-get:
+	go run ./scripts/invoke -function DispatchFunction -event events/api-get.json
+
+invoke-DispatchFunction-fanout:
+	go run ./scripts/invoke -function DispatchFunction -event events/fanout-task.json
+
+invoke-AnalyzeFunction:
+	go run ./scripts/invoke -function AnalyzeFunction -event events/sqs-batch.json
+
+invoke-MergeFunction:
+	go run ./scripts/invoke -function MergeFunction -event events/merge-task.json
+
+## moto: a patched moto_server on 127.0.0.1:5000 for manual experiments
+moto:
+	scripts/moto --host 127.0.0.1 --port 5000
+
+## rie: install the pinned Lambda Runtime Interface Emulator
+rie:
+	go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+## bench: every benchmark, once
+bench:
+	go test -run='^$$' -bench=. -benchmem ./...
+
+## fuzz: every fuzz target for FUZZTIME each
+fuzz:
+	@for pkg in $$(go list ./...); do \
+		for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; \
+			go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+## deploy: sam build && sam deploy with samconfig.toml (needs the SAM CLI and AWS credentials)
+deploy:
+	sam build && sam deploy
+
+clean:
+	rm -rf bin .aws-sam
