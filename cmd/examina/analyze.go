@@ -117,7 +117,7 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 		lang = analysis.NormalizeLanguage(cf.Course.Language)
 	}
 
-	prov, note, err := c.provider.build(ctx, m.Getenv)
+	prov, note, err := c.provider.build(ctx, m.Getenv, c.batchSize)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 		Policy:      policy,
 		Gate:        prov.Gate,
 		Language:    lang,
-		CallTimeout: c.provider.timeout,
+		CallTimeout: prov.Timeout,
 		Logger:      logger,
 	}
 	var progress pipeline.Progress

@@ -105,6 +105,8 @@ func (m *Main) runScenario(ctx context.Context, name string, c benchConfig) (*be
 			cmd += fmt.Sprintf(" --seed %d", c.seed)
 		}
 		return bench.HeavyTail(ctx, bench.HeavyTailConfig{Seed: c.seed, Dir: c.dir, Command: cmd})
+	case "overhead":
+		return bench.Overhead(ctx, bench.OverheadConfig{Dir: c.dir})
 	}
 	return nil, fmt.Errorf("scenario %s is not implemented yet", name)
 }

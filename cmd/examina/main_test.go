@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
 )
 
 // run drives the CLI exactly as the binary does, with a clean environment.
@@ -174,5 +175,44 @@ func TestSimulatedJSONOutput(t *testing.T) {
 	}
 	if res.Provider != "simulated" || res.Stats.Degraded != 0 || res.Stats.ProviderCalls != res.Stats.Exercises {
 		t.Fatalf("unexpected result: provider %s stats %+v", res.Provider, res.Stats)
+	}
+}
+
+// TestOpenAICompatibleServer runs the documented command against a fake
+// OpenAI-compatible server: --provider openai --base-url URL, with a key from the
+// environment that must reach the server and never the output.
+func TestOpenAICompatibleServer(t *testing.T) {
+	const key = "sk-test-CLI-LEAKCHECK-0123456789"
+	srv := fakeopenai.New(fakeopenai.Config{APIKey: key})
+	defer srv.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result.json")
+	env := map[string]string{"OPENAI_API_KEY": key}
+	code, stdout, stderr := run(t, env, "analyze", "--input", example, "--store", filepath.Join(dir, "s"),
+		"--provider", "openai", "--base-url", srv.BaseURL(), "--model", "local-model", "--out", out, "--log-level", "debug")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	reqs := srv.Requests()
+	var res examina.Result
+	data, _ := os.ReadFile(out)
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != res.Stats.Exercises || res.Stats.ProviderCalls != res.Stats.Exercises || res.Stats.Degraded != 0 {
+		t.Fatalf("%d requests, stats %+v", len(reqs), res.Stats)
+	}
+	for _, r := range reqs {
+		if r.Path != "/v1/chat/completions" || r.Model != "local-model" || r.Header.Get("Authorization") != "Bearer "+key {
+			t.Fatalf("request %s model %q auth %q", r.Path, r.Model, r.Header.Get("Authorization"))
+		}
+	}
+	if res.Provider != "openai" || res.Model != "local-model" {
+		t.Fatalf("result provider %s model %s", res.Provider, res.Model)
+	}
+	for name, text := range map[string]string{"stdout": stdout, "stderr": stderr, "result": string(data)} {
+		if strings.Contains(text, key) {
+			t.Fatalf("the API key leaked into %s", name)
+		}
 	}
 }

@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/offline"
 	"github.com/examina-dev/examina-serverless/shared/llm/simulated"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
+	"github.com/examina-dev/examina-serverless/shared/providers"
+	"github.com/examina-dev/examina-serverless/shared/ratelimit"
 )
 
 // providerFlags selects and configures the provider.
@@ -28,12 +30,12 @@ type providerFlags struct {
 }
 
 func (p *providerFlags) register(fs *flag.FlagSet, env func(string, string) string) {
-	fs.StringVar(&p.name, "provider", env("EXAMINA_PROVIDER", ""), "offline, simulated, groq, openai, anthropic, ollama or bedrock (env EXAMINA_PROVIDER; default: the first configured, else offline)")
+	fs.StringVar(&p.name, "provider", env("EXAMINA_PROVIDER", ""), "offline, simulated, groq, openai, anthropic, ollama or bedrock (env EXAMINA_PROVIDER; default: the first of groq, anthropic, openai with a key set, else offline)")
 	fs.StringVar(&p.model, "model", env("EXAMINA_MODEL", ""), "model name (env EXAMINA_MODEL; default: the provider's)")
 	fs.StringVar(&p.baseURL, "base-url", "", "base URL of an OpenAI-compatible server (env OPENAI_BASE_URL)")
-	fs.DurationVar(&p.timeout, "timeout", envDuration(env, "EXAMINA_TIMEOUT", 60*time.Second), "timeout of one provider call (env EXAMINA_TIMEOUT)")
-	fs.IntVar(&p.rpm, "rpm", envInt(env, "EXAMINA_RPM", 0), "requests per minute allowed by the provider (env EXAMINA_RPM; 0: the provider's default)")
-	fs.IntVar(&p.tpm, "tpm", envInt(env, "EXAMINA_TPM", 0), "tokens per minute allowed by the provider (env EXAMINA_TPM; 0: the provider's default)")
+	fs.DurationVar(&p.timeout, "timeout", envDuration(env, "EXAMINA_TIMEOUT", 90*time.Second), "timeout of one provider call (env EXAMINA_TIMEOUT)")
+	fs.IntVar(&p.rpm, "rpm", envInt(env, "EXAMINA_RPM", 0), "requests per minute allowed by the provider (env EXAMINA_RPM; 0: the provider's default, -1: no limit)")
+	fs.IntVar(&p.tpm, "tpm", envInt(env, "EXAMINA_TPM", 0), "tokens per minute allowed by the provider (env EXAMINA_TPM; 0: the provider's default, -1: no limit)")
 	fs.DurationVar(&p.latency, "latency", 500*time.Millisecond, "simulated: base latency of a call")
 	fs.DurationVar(&p.jitter, "jitter", 200*time.Millisecond, "simulated: uniform extra latency, 0 to this")
 	fs.StringVar(&p.dist, "latency-dist", "uniform", "simulated: uniform, fixed or lognormal (heavy tail, see --median and --p99)")
@@ -48,28 +50,59 @@ func (p *providerFlags) register(fs *flag.FlagSet, env func(string, string) stri
 type builtProvider struct {
 	Provider examina.Provider
 	Gate     pipeline.Gate
+	Timeout  time.Duration
 }
 
-// build constructs the selected provider. note, when non-empty, is one line telling the
-// user which provider was picked and how to change it.
-func (p *providerFlags) build(ctx context.Context, getenv func(string) string) (builtProvider, string, error) {
+// build constructs the selected provider and its gate (rate limits and adaptive
+// concurrency, at most batch calls in flight). note, when non-empty, is one line
+// telling the user which provider was picked and how to change it.
+func (p *providerFlags) build(ctx context.Context, getenv func(string) string, batch int) (builtProvider, string, error) {
 	name := strings.ToLower(strings.TrimSpace(p.name))
 	note := ""
 	if name == "" {
-		name = "offline"
-		note = "provider: offline (heuristic, no network); set GROQ_API_KEY, ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --provider, to use an LLM"
+		var why string
+		name, why = providers.Detect(getenv)
+		note = fmt.Sprintf("provider: %s (%s); choose one with --provider %s", name, why, strings.Join(providers.Names(), "|"))
 	}
-	switch name {
-	case "offline":
-		return builtProvider{Provider: offline.New()}, note, nil
-	case "simulated":
-		cfg, err := p.simulatedConfig()
+	if _, ok := providers.DefaultsFor(name); !ok {
+		return builtProvider{}, "", usagef("unknown --provider %q: use one of %s", p.name, strings.Join(providers.Names(), ", "))
+	}
+	cfg := providers.ForProvider(name, getenv)
+	if p.model != "" {
+		cfg.Model = p.model
+	}
+	if p.baseURL != "" {
+		cfg.BaseURL = p.baseURL
+	}
+	if p.rpm != 0 {
+		cfg.RPM = p.rpm
+	}
+	if p.tpm != 0 {
+		cfg.TPM = p.tpm
+	}
+	if p.timeout > 0 {
+		cfg.Timeout = p.timeout
+	}
+	if name == providers.Simulated {
+		sc, err := p.simulatedConfig()
 		if err != nil {
 			return builtProvider{}, "", err
 		}
-		return builtProvider{Provider: simulated.New(cfg)}, note, nil
+		cfg.Simulated = sc
 	}
-	return builtProvider{}, "", usagef("unknown --provider %q: use offline, simulated, groq, openai, anthropic, ollama or bedrock", p.name)
+	prov, err := providers.New(ctx, cfg)
+	if err != nil {
+		if examina.KindOf(err) == examina.KindInvalid {
+			return builtProvider{}, "", usagef("%v", err)
+		}
+		return builtProvider{}, "", err
+	}
+	cfg, _ = cfg.WithDefaults()
+	b := builtProvider{Provider: prov, Timeout: cfg.Timeout}
+	if name != providers.Offline {
+		b.Gate = ratelimit.NewGate(providers.GateConfig(cfg, batch))
+	}
+	return b, note, nil
 }
 
 // simulatedConfig validates the simulated provider's flags.
