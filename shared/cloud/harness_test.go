@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -227,4 +228,60 @@ func (p *flakyProvider) Complete(ctx context.Context, req examina.Request) (exam
 func receiveCount(m events.SQSMessage) int {
 	n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 	return n
+}
+
+// fanOutToken waits for the execution's fan-out task and returns its task token.
+func (s *stack) fanOutToken(exec string) string {
+	s.t.Helper()
+	for {
+		hist, err := s.sfn.GetExecutionHistory(s.ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: &exec})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		submitted := false
+		var token string
+		for _, e := range hist.Events {
+			switch e.Type {
+			case sfntypes.HistoryEventTypeTaskSubmitted:
+				submitted = true
+			case sfntypes.HistoryEventTypeTaskScheduled:
+				var p struct {
+					Payload struct {
+						TaskToken string `json:"task_token"`
+					}
+				}
+				if err := json.Unmarshal([]byte(aws.ToString(e.TaskScheduledEventDetails.Parameters)), &p); err != nil {
+					s.t.Fatal(err)
+				}
+				token = p.Payload.TaskToken
+			}
+		}
+		if submitted && token != "" {
+			return token
+		}
+		select {
+		case <-s.ctx.Done():
+			s.t.Fatalf("no fan-out task in %s", exec)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// finish waits for the execution to end and returns its status.
+func (s *stack) finish(exec string) sfntypes.ExecutionStatus {
+	s.t.Helper()
+	for {
+		d, err := s.sfn.DescribeExecution(s.ctx, &sfn.DescribeExecutionInput{ExecutionArn: &exec})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if d.Status != sfntypes.ExecutionStatusRunning {
+			return d.Status
+		}
+		select {
+		case <-s.ctx.Done():
+			s.t.Fatalf("execution %s still running", exec)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
