@@ -105,6 +105,8 @@ func (m *Main) runScenario(ctx context.Context, name string, c benchConfig) (*be
 			cmd += fmt.Sprintf(" --seed %d", c.seed)
 		}
 		return bench.HeavyTail(ctx, bench.HeavyTailConfig{Seed: c.seed, Dir: c.dir, Command: cmd})
+	case "rate-limited":
+		return bench.RateLimited(ctx, bench.RateLimitedConfig{})
 	case "overhead":
 		return bench.Overhead(ctx, bench.OverheadConfig{Dir: c.dir})
 	}

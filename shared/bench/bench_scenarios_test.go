@@ -319,3 +319,19 @@ func TestReportPrintAndJSON(t *testing.T) {
 		t.Fatalf("round trip: %+v", back)
 	}
 }
+
+func TestRateLimitedScenario(t *testing.T) {
+	s, err := RateLimited(context.Background(), RateLimitedConfig{Window: 500 * time.Millisecond, Latency: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Rows) != 3 {
+		t.Fatalf("rows %+v", s.Rows)
+	}
+	for _, r := range s.Rows {
+		v := r.Values
+		if v["degraded"] != 0 || v["requests"] != 27+v["limited"] || v["time_s"] < v["minimum_s"] {
+			t.Errorf("%s: %v", r.Name, v)
+		}
+	}
+}
