@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -46,11 +45,6 @@ type stack struct {
 	sqs    *sqs.Client
 	sfn    *sfn.Client
 	db     *dynamodb.Client
-}
-
-var stackSeq struct {
-	sync.Mutex
-	n int
 }
 
 // newStack starts moto and provisions the table, queue, bucket, Lambda stubs and the
@@ -223,11 +217,6 @@ func (p *flakyProvider) Complete(ctx context.Context, req examina.Request) (exam
 		return examina.Response{}, &examina.ProviderError{Provider: p.Name(), Kind: examina.KindTransient, HTTPStatus: 503, Reason: "server_error", Message: "injected"}
 	}
 	return p.Provider.Complete(ctx, req)
-}
-
-func receiveCount(m events.SQSMessage) int {
-	n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
-	return n
 }
 
 // fanOutToken waits for the execution's fan-out task and returns its task token.
