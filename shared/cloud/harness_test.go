@@ -62,7 +62,7 @@ func newStack(t *testing.T) *stack {
 	cfg := srv.AWSConfig(ctx)
 	s := &stack{t: t, ctx: ctx, srv: srv, st: st, s3: s3.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg),
 		sfn: sfn.NewFromConfig(cfg), db: dynamodb.NewFromConfig(cfg)}
-	s.store = dynamo.New(s.db, st.TableName)
+	s.store = dynamo.New(&serializedDB{API: s.db}, st.TableName)
 	s.bucket = s3obj.New(s.s3, st.BucketName)
 	return s
 }
@@ -273,4 +273,37 @@ func (s *stack) finish(exec string) sfntypes.ExecutionStatus {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// serializedDB makes one write to moto at a time: moto does not serialize concurrent
+// requests on one item (two transactions can both pass attribute_not_exists, two ADDs
+// can lose an update), which DynamoDB's serializable transactions never allow. The
+// store's logic under concurrent callers is what the tests check, not moto's locking.
+type serializedDB struct {
+	mu sync.Mutex
+	dynamo.API
+}
+
+func (s *serializedDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.PutItem(ctx, in, o...)
+}
+
+func (s *serializedDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.UpdateItem(ctx, in, o...)
+}
+
+func (s *serializedDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.TransactWriteItems(ctx, in, o...)
+}
+
+func (s *serializedDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.BatchWriteItem(ctx, in, o...)
 }
