@@ -107,6 +107,8 @@ func (m *Main) runScenario(ctx context.Context, name string, c benchConfig) (*be
 		return bench.HeavyTail(ctx, bench.HeavyTailConfig{Seed: c.seed, Dir: c.dir, Command: cmd})
 	case "rate-limited":
 		return bench.RateLimited(ctx, bench.RateLimitedConfig{})
+	case "cloud":
+		return bench.Cloud(ctx, bench.CloudConfig{})
 	case "overhead":
 		return bench.Overhead(ctx, bench.OverheadConfig{Dir: c.dir})
 	}
