@@ -32,7 +32,9 @@ func TestMinimum(t *testing.T) {
 
 // TestScenario is the scenario (27 exercises, 10 workers, 30 requests per
 // scaled minute) and a harder one where the limit binds (10 per window): 0 degraded and
-// within 10% of the minimum the limit allows.
+// no 429 at all, because the client-side limit keeps the run under the server's. How
+// close the run comes to the minimum is a benchmark figure (examina bench --scenario
+// rate-limited), never a timed assertion: the machines are shared and noisy.
 func TestScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs in real time")
@@ -46,8 +48,11 @@ func TestScenario(t *testing.T) {
 		if f.Degraded != 0 || f.OK != 27 {
 			t.Errorf("%d ok, %d degraded; want 27 ok", f.OK, f.Degraded)
 		}
-		if f.Overhead() > 0.10 {
-			t.Errorf("elapsed %v is %.1f%% over the minimum %v", f.Elapsed, 100*f.Overhead(), f.Minimum)
+		if f.Limited != 0 {
+			t.Errorf("%d requests refused with 429; the client-side limit should prevent them", f.Limited)
+		}
+		if f.Elapsed < f.Minimum {
+			t.Errorf("finished in %v, faster than the %v the limit allows: the fake server does not enforce its limit", f.Elapsed, f.Minimum)
 		}
 	}
 }
