@@ -50,13 +50,16 @@ func (c *AWSCounter) Instrument(cfg aws.Config) aws.Config {
 func (c *AWSCounter) Register(stack *middleware.Stack) error {
 	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("ExaminaBenchCount",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			out, md, err := next.HandleFinalize(ctx, in)
+			// The body's length is read before sending: sending consumes the stream.
 			var reqBytes, respBytes int64
 			if req, ok := in.Request.(*smithyhttp.Request); ok {
 				if n, known, lerr := req.StreamLength(); lerr == nil && known {
 					reqBytes = n
+				} else if req.ContentLength > 0 {
+					reqBytes = req.ContentLength
 				}
 			}
+			out, md, err := next.HandleFinalize(ctx, in)
 			if resp, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response); ok && resp != nil && resp.ContentLength > 0 {
 				respBytes = resp.ContentLength
 			}
