@@ -226,7 +226,7 @@ func TestResponses(t *testing.T) {
 }
 
 func TestSlowerThanTimeout(t *testing.T) {
-	srv := fakeopenai.New(fakeopenai.Config{Latency: 2 * time.Second})
+	srv := fakeopenai.New(fakeopenai.Config{Latency: 30 * time.Second})
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -236,8 +236,8 @@ func TestSlowerThanTimeout(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Reason != "timeout" || retry.Classify(err).Action != retry.Retry {
 		t.Fatalf("Complete = %v, want a transient timeout", err)
 	}
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("took %v, the context deadline was not honoured", el)
+	if el := time.Since(start); el > 15*time.Second {
+		t.Fatalf("took %v of the server's 30s, the context deadline was not honoured", el)
 	}
 }
 
@@ -361,7 +361,7 @@ func TestThroughAnalyzer(t *testing.T) {
 }
 
 func TestAnalyzerTimeout(t *testing.T) {
-	srv := fakeopenai.New(fakeopenai.Config{Answers: []fakeopenai.Answer{{Delay: 3 * time.Second}, {}}})
+	srv := fakeopenai.New(fakeopenai.Config{Answers: []fakeopenai.Answer{{Delay: 30 * time.Second}, {}}})
 	defer srv.Close()
 	a, _, _ := analyzer(newClient(t, srv, nil))
 	a.CallTimeout = 50 * time.Millisecond
@@ -370,7 +370,7 @@ func TestAnalyzerTimeout(t *testing.T) {
 	if err != nil || out.Status != examina.StatusOK || out.Attempts != 2 || !strings.Contains(out.AttemptLog[0].Error, "timeout") {
 		t.Fatalf("Analyze = %+v, %v; want a timeout then success", out.Meta, err)
 	}
-	if time.Since(start) > 2*time.Second {
-		t.Fatal("the call timeout was not honoured")
+	if time.Since(start) > 15*time.Second {
+		t.Fatal("the call timeout was not honoured: the first answer takes 30s")
 	}
 }
