@@ -62,9 +62,10 @@ moto:
 rie:
 	go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
-## bench: every benchmark, once
+## bench: every benchmark, once, then every examina bench scenario (docs/BENCHMARKS.md)
 bench:
 	go test -run='^$$' -bench=. -benchmem ./...
+	mkdir -p out && go run ./cmd/examina bench --scenario all --json out/bench-report.json
 
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:
