@@ -155,9 +155,10 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 		return false
 	}
 	res := examina.ExerciseResult{Exercise: task.Exercise, Analysis: a}
-	counted, done, total, err := h.Store.RecordResult(ctx, task.JobID, res)
+	last := receives >= maxReceives
+	counted, done, total, err := h.record(ctx, log, task.JobID, res, last)
 	if err != nil {
-		log.LogAttrs(ctx, slog.LevelError, "recording result failed", slog.String("error", err.Error()))
+		log.LogAttrs(ctx, slog.LevelError, "recording result failed", slog.String("error", err.Error()), slog.Bool("last_receive", last))
 		return false
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "result recorded", slog.Bool("counted", counted), slog.String("status", string(a.Status)),
@@ -166,6 +167,33 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 		return true
 	}
 	return h.signal(ctx, log, task.JobID, done, total)
+}
+
+// record stores and counts the result. Before the last receive one attempt is made
+// (a failure redelivers the message). On the last receive there is no redelivery to
+// fall back on, only the DLQ, so recording is retried with backoff for as long as the
+// deadline allows: sustained DynamoDB throttling must not lose the exercise's count.
+func (h *Analyze) record(ctx context.Context, log *slog.Logger, jobID string, res examina.ExerciseResult, last bool) (counted bool, done, total int, err error) {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		counted, done, total, err = h.Store.RecordResult(ctx, jobID, res)
+		if err == nil || !last || ctx.Err() != nil {
+			return counted, done, total, err
+		}
+		if dl, ok := ctx.Deadline(); ok && h.now().Add(wait+time.Second).After(dl) {
+			return counted, done, total, err
+		}
+		log.LogAttrs(ctx, slog.LevelWarn, "recording on the last receive failed: retrying",
+			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("error", err.Error()))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return counted, done, total, err
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // analyze returns the exercise's analysis: from the cache, from the provider, or the

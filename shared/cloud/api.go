@@ -87,15 +87,19 @@ func (d *Dispatcher) HandleAPI(ctx context.Context, req events.APIGatewayV2HTTPR
 	return jsonResponse(http.StatusNotFound, ErrorBody{Error: "no such route"})
 }
 
-// matchRoute finds the route of a raw path (with or without a stage prefix).
+// matchRoute finds the route of a raw path: exactly /courses/{course}/analyses or
+// /analyses/{job}, optionally after one stage segment ("/prod/analyses/{job}").
+// Anything else matches no route.
 func matchRoute(method, path string) (string, map[string]string) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
-	n := len(parts)
+	if len(parts) > 0 && parts[0] != "courses" && parts[0] != "analyses" {
+		parts = parts[1:] // a stage prefix
+	}
 	switch {
-	case n >= 3 && parts[n-3] == "courses" && parts[n-1] == "analyses" && parts[n-2] != "":
-		return RoutePost, map[string]string{"course": parts[n-2]}
-	case n >= 2 && parts[n-2] == "analyses" && parts[n-1] != "":
-		return RouteGet, map[string]string{"job": parts[n-1]}
+	case len(parts) == 3 && parts[0] == "courses" && parts[1] != "" && parts[2] == "analyses":
+		return RoutePost, map[string]string{"course": parts[1]}
+	case len(parts) == 2 && parts[0] == "analyses" && parts[1] != "":
+		return RouteGet, map[string]string{"job": parts[1]}
 	}
 	return "", nil
 }

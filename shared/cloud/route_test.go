@@ -1,0 +1,27 @@
+package cloud
+
+import "testing"
+
+func TestMatchRoute(t *testing.T) {
+	tests := []struct {
+		path, route, param string
+	}{
+		{"/courses/ADE/analyses", RoutePost, "ADE"},
+		{"/prod/courses/ADE/analyses", RoutePost, "ADE"},
+		{"/analyses/ade-0123456789ab", RouteGet, "ade-0123456789ab"},
+		{"/prod/analyses/ade-0123456789ab", RouteGet, "ade-0123456789ab"},
+		{"/courses/B/analyses/ade-0123456789ab", "", ""},
+		{"/x/y/analyses/ade-0123456789ab", "", ""},
+		{"/courses//analyses", "", ""},
+		{"/analyses/", "", ""},
+		{"/", "", ""},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		route, params := matchRoute("GET", tt.path)
+		got := params["course"] + params["job"]
+		if route != tt.route || got != tt.param {
+			t.Errorf("matchRoute(%q) = %q %q, want %q %q", tt.path, route, got, tt.route, tt.param)
+		}
+	}
+}
