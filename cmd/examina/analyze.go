@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,30 +38,32 @@ type analyzeConfig struct {
 	limits                 course.Limits
 	logLevel               string
 	quiet                  bool
+	env                    *envReader
 }
 
 func (m *Main) analyzeFlags(fs *flag.FlagSet) *analyzeConfig {
-	c := &analyzeConfig{}
+	c := &analyzeConfig{env: &envReader{get: m.Getenv}}
+	env := c.env
 	fs.StringVar(&c.input, "input", "", "course file to analyse (.json, or .jsonl with --course)")
 	fs.StringVar(&c.inputFormat, "input-format", "", "json or jsonl (default: from the file)")
 	fs.StringVar(&c.courseCode, "course", "", "course code (required for JSONL; overrides the file's)")
 	fs.StringVar(&c.courseName, "course-name", "", "course name (JSONL; default: the code)")
-	fs.StringVar(&c.lang, "lang", m.envOr("EXAMINA_LANG", ""), "output language: en or it (default: the course's; env EXAMINA_LANG)")
-	c.provider.register(fs, m.envOr)
-	fs.IntVar(&c.batchSize, "batch-size", envInt(m.envOr, "EXAMINA_BATCH_SIZE", 10), "most provider calls in flight (env EXAMINA_BATCH_SIZE)")
+	fs.StringVar(&c.lang, "lang", env.str("EXAMINA_LANG", ""), "output language: en or it (default: the course's; env EXAMINA_LANG)")
+	c.provider.register(fs, env)
+	fs.IntVar(&c.batchSize, "batch-size", env.int("batch-size", "EXAMINA_BATCH_SIZE", 10), "most provider calls in flight (env EXAMINA_BATCH_SIZE)")
 	fs.BoolVar(&c.sequential, "sequential", false, "one call at a time (same as --batch-size 1)")
-	fs.IntVar(&c.retries, "retries", envInt(m.envOr, "EXAMINA_RETRIES", 2), "retries per exercise after the first attempt (env EXAMINA_RETRIES)")
-	fs.Float64Var(&c.minConfidence, "min-confidence", envFloat(m.envOr, "EXAMINA_MIN_CONFIDENCE", 0.5), "aggregate topics and core loops above this confidence (env EXAMINA_MIN_CONFIDENCE)")
+	fs.IntVar(&c.retries, "retries", env.int("retries", "EXAMINA_RETRIES", 2), "retries per exercise after the first attempt (env EXAMINA_RETRIES)")
+	fs.Float64Var(&c.minConfidence, "min-confidence", env.float("min-confidence", "EXAMINA_MIN_CONFIDENCE", 0.5), "aggregate topics and core loops above this confidence (env EXAMINA_MIN_CONFIDENCE)")
 	fs.BoolVar(&c.force, "force", false, "re-analyse every exercise, ignoring stored results and the cache")
 	fs.BoolVar(&c.retryDegraded, "retry-degraded", false, "re-analyse exercises whose stored analysis is degraded")
 	fs.StringVar(&c.out, "out", "", "write the result document (JSON) to this file (default: <store>/results/<job>.json)")
 	fs.StringVar(&c.format, "format", "table", "summary on stdout: table or json (the whole result document)")
-	fs.StringVar(&c.store, "store", m.envOr("EXAMINA_STORE", ".examina"), "embedded store directory (env EXAMINA_STORE)")
+	fs.StringVar(&c.store, "store", env.str("EXAMINA_STORE", ".examina"), "embedded store directory (env EXAMINA_STORE)")
 	d := course.DefaultLimits()
 	fs.IntVar(&c.limits.MaxExerciseChars, "max-exercise-chars", d.MaxExerciseChars, "largest exercise text, in characters")
 	fs.IntVar(&c.limits.MaxExercises, "max-exercises", d.MaxExercises, "most exercises in a course file")
 	fs.Int64Var(&c.limits.MaxFileBytes, "max-file-bytes", d.MaxFileBytes, "largest course file, in bytes")
-	fs.StringVar(&c.logLevel, "log-level", m.envOr("EXAMINA_LOG_LEVEL", "warn"), "debug, info, warn or error (env EXAMINA_LOG_LEVEL); logs go to stderr")
+	fs.StringVar(&c.logLevel, "log-level", env.str("EXAMINA_LOG_LEVEL", "warn"), "debug, info, warn or error (env EXAMINA_LOG_LEVEL); logs go to stderr")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress output")
 	return c
 }
@@ -68,6 +72,9 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("analyze", "analyze --input FILE [flags]")
 	c := m.analyzeFlags(fs)
 	if err := m.parse(fs, args); err != nil {
+		return err
+	}
+	if err := c.env.check(fs); err != nil {
 		return err
 	}
 	if c.input == "" && fs.NArg() == 1 {
@@ -215,25 +222,59 @@ func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.L
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-func envInt(env func(string, string) string, key string, def int) int {
-	if v, err := strconv.Atoi(env(key, "")); err == nil {
+// envReader supplies flag defaults from the environment and remembers the values it
+// could not parse, keyed by the flag they feed: such a value is an error unless the
+// flag itself is given (a flag always wins over its environment variable).
+type envReader struct {
+	get func(string) string
+	bad map[string]string // flag name → problem
+}
+
+func (e *envReader) str(key, def string) string {
+	if v := strings.TrimSpace(e.get(key)); v != "" {
 		return v
 	}
 	return def
 }
 
-func envFloat(env func(string, string) string, key string, def float64) float64 {
-	if v, err := strconv.ParseFloat(env(key, ""), 64); err == nil {
-		return v
+func (e *envReader) parse(flagName, key string, parse func(string) error) {
+	v := strings.TrimSpace(e.get(key))
+	if v == "" {
+		return
 	}
+	if err := parse(v); err != nil {
+		if e.bad == nil {
+			e.bad = map[string]string{}
+		}
+		e.bad[flagName] = fmt.Sprintf("environment variable %s=%q is not valid for --%s", key, v, flagName)
+	}
+}
+
+func (e *envReader) int(flagName, key string, def int) int {
+	e.parse(flagName, key, func(v string) (err error) { def, err = strconv.Atoi(v); return err })
 	return def
 }
 
-func envDuration(env func(string, string) string, key string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(env(key, "")); err == nil {
-		return v
-	}
+func (e *envReader) float(flagName, key string, def float64) float64 {
+	e.parse(flagName, key, func(v string) (err error) { def, err = strconv.ParseFloat(v, 64); return err })
 	return def
+}
+
+func (e *envReader) duration(flagName, key string, def time.Duration) time.Duration {
+	e.parse(flagName, key, func(v string) (err error) { def, err = time.ParseDuration(v); return err })
+	return def
+}
+
+// check reports an unparsable environment value whose flag was not given.
+func (e *envReader) check(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range slices.Sorted(maps.Keys(e.bad)) {
+		if !set[name] {
+			return usagef("%s (unset it or pass --%s)", e.bad[name], name)
+		}
+	}
+	return nil
 }
 
 var _ examina.Store = (*bolt.Store)(nil)

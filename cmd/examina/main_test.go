@@ -135,6 +135,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"analyze", "--input", example, "--provider", "simulated", "--fail-kinds", "boom"}, nil, exitUsage, "--fail-kinds"},
 		{[]string{"analyze", "--input", "does-not-exist.json"}, nil, exitUsage, "does-not-exist.json"},
 		{[]string{"analyze", "--bogus"}, nil, exitUsage, "bogus"},
+		{[]string{"analyze", "--input", example}, map[string]string{"EXAMINA_BATCH_SIZE": "ten"}, exitUsage, "EXAMINA_BATCH_SIZE"},
+		{[]string{"analyze", "--input", example}, map[string]string{"EXAMINA_TIMEOUT": "5"}, exitUsage, "EXAMINA_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -29,13 +29,13 @@ type providerFlags struct {
 	seed            int64
 }
 
-func (p *providerFlags) register(fs *flag.FlagSet, env func(string, string) string) {
-	fs.StringVar(&p.name, "provider", env("EXAMINA_PROVIDER", ""), "offline, simulated, groq, openai, anthropic, ollama or bedrock (env EXAMINA_PROVIDER; default: the first of groq, anthropic, openai with a key set, else offline)")
-	fs.StringVar(&p.model, "model", env("EXAMINA_MODEL", ""), "model name (env EXAMINA_MODEL; default: the provider's)")
+func (p *providerFlags) register(fs *flag.FlagSet, env *envReader) {
+	fs.StringVar(&p.name, "provider", env.str("EXAMINA_PROVIDER", ""), "offline, simulated, groq, openai, anthropic, ollama or bedrock (env EXAMINA_PROVIDER; default: the first of groq, anthropic, openai with a key set, else offline)")
+	fs.StringVar(&p.model, "model", env.str("EXAMINA_MODEL", ""), "model name (env EXAMINA_MODEL; default: the provider's)")
 	fs.StringVar(&p.baseURL, "base-url", "", "base URL of an OpenAI-compatible server (env OPENAI_BASE_URL)")
-	fs.DurationVar(&p.timeout, "timeout", envDuration(env, "EXAMINA_TIMEOUT", 90*time.Second), "timeout of one provider call (env EXAMINA_TIMEOUT)")
-	fs.IntVar(&p.rpm, "rpm", envInt(env, "EXAMINA_RPM", 0), "requests per minute allowed by the provider (env EXAMINA_RPM; 0: the provider's default, -1: no limit)")
-	fs.IntVar(&p.tpm, "tpm", envInt(env, "EXAMINA_TPM", 0), "tokens per minute allowed by the provider (env EXAMINA_TPM; 0: the provider's default, -1: no limit)")
+	fs.DurationVar(&p.timeout, "timeout", env.duration("timeout", "EXAMINA_TIMEOUT", 90*time.Second), "timeout of one provider call (env EXAMINA_TIMEOUT)")
+	fs.IntVar(&p.rpm, "rpm", env.int("rpm", "EXAMINA_RPM", 0), "requests per minute allowed by the provider (env EXAMINA_RPM; 0: the provider's default, -1: no limit)")
+	fs.IntVar(&p.tpm, "tpm", env.int("tpm", "EXAMINA_TPM", 0), "tokens per minute allowed by the provider (env EXAMINA_TPM; 0: the provider's default, -1: no limit)")
 	fs.DurationVar(&p.latency, "latency", 500*time.Millisecond, "simulated: base latency of a call")
 	fs.DurationVar(&p.jitter, "jitter", 200*time.Millisecond, "simulated: uniform extra latency, 0 to this")
 	fs.StringVar(&p.dist, "latency-dist", "uniform", "simulated: uniform, fixed or lognormal (heavy tail, see --median and --p99)")

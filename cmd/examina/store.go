@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/examina-dev/examina-serverless/shared/bolt"
@@ -23,7 +27,7 @@ func (m *Main) results(ctx context.Context, args []string) error {
 	if *format != "json" && *format != "table" {
 		return usagef("--format must be json or table, not %q", *format)
 	}
-	st, err := bolt.Open(ctx, *store, bolt.Options{})
+	st, err := openExisting(ctx, *store)
 	if err != nil {
 		return err
 	}
@@ -51,6 +55,15 @@ func (m *Main) results(ctx context.Context, args []string) error {
 	return writeJSON(m.Stdout, res)
 }
 
+// openExisting opens the store at dir, which must exist: reading commands never create
+// an empty store by accident.
+func openExisting(ctx context.Context, dir string) (*bolt.Store, error) {
+	if _, err := os.Stat(filepath.Join(dir, bolt.FileName)); err != nil {
+		return nil, usagef("no store at %s (run examina analyze first, or pass --store)", dir)
+	}
+	return bolt.Open(ctx, dir, bolt.Options{})
+}
+
 func (m *Main) jobs(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("jobs", "jobs [--store DIR] [--format table|json]")
 	store := fs.String("store", m.envOr("EXAMINA_STORE", ".examina"), "embedded store directory (env EXAMINA_STORE)")
@@ -61,7 +74,11 @@ func (m *Main) jobs(ctx context.Context, args []string) error {
 	if fs.NArg() != 0 {
 		return usagef("jobs takes no arguments")
 	}
-	st, err := bolt.Open(ctx, *store, bolt.Options{})
+	if _, err := os.Stat(filepath.Join(*store, bolt.FileName)); errors.Is(err, iofs.ErrNotExist) {
+		fmt.Fprintf(m.Stdout, "no jobs: there is no store at %s yet (examina analyze creates it)\n", *store)
+		return nil
+	}
+	st, err := openExisting(ctx, *store)
 	if err != nil {
 		return err
 	}

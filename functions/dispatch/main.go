@@ -53,7 +53,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 	pathStyle := getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_S3") != ""
 	d := &cloud.Dispatcher{
 		Store:           dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName),
-		Objects:         s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }), env.BucketName),
+		Objects:         s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle; o.DisableLogOutputChecksumValidationSkipped = true }), env.BucketName),
 		Queue:           sqsq.New(sqs.NewFromConfig(awsCfg), env.QueueURL),
 		Executions:      sfn.NewFromConfig(awsCfg),
 		Bucket:          env.BucketName,

@@ -44,7 +44,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 	pathStyle := getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_S3") != ""
 	m := &cloud.Merger{
 		Store:         dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName),
-		Objects:       s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }), env.BucketName),
+		Objects:       s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle; o.DisableLogOutputChecksumValidationSkipped = true }), env.BucketName),
 		ResultsPrefix: env.ResultsPrefix,
 		MinConfidence: env.MinConfidence,
 		Logger:        cloud.NewLogger(os.Stdout, env.LogLevel),
