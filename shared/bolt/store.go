@@ -149,34 +149,12 @@ func (s *Store) Path() string { return s.path }
 
 // PutJob creates or replaces a job record.
 func (s *Store) PutJob(ctx context.Context, job examina.Job) error {
-	const op = "bolt.PutJob"
-	if err := checkID(op, job.ID); err != nil {
-		return err
-	}
-	v, err := encode(op, job)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, op, func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketJobs).Put([]byte(job.ID), v)
-	})
+	return putValue(ctx, s, "bolt.PutJob", bucketJobs, job.ID, job)
 }
 
 // GetJob returns the job, or an error of kind examina.KindNotFound.
 func (s *Store) GetJob(ctx context.Context, id string) (examina.Job, error) {
-	const op = "bolt.GetJob"
-	var job examina.Job
-	if err := checkID(op, id); err != nil {
-		return job, err
-	}
-	err := s.view(ctx, op, func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketJobs).Get([]byte(id))
-		if v == nil {
-			return notFound(op, "job %q", id)
-		}
-		return decode(op, v, &job)
-	})
-	return job, err
+	return getValue[examina.Job](ctx, s, "bolt.GetJob", bucketJobs, id, "job")
 }
 
 // ListJobs returns every job, newest first by CreatedAt, ties by id ascending.
@@ -344,35 +322,44 @@ func (s *Store) DeleteResults(ctx context.Context, jobID string) error {
 
 // PutOutput stores (or replaces) the job's result document, keyed by res.JobID.
 func (s *Store) PutOutput(ctx context.Context, res examina.Result) error {
-	const op = "bolt.PutOutput"
-	if err := checkID(op, res.JobID); err != nil {
-		return err
-	}
-	v, err := encode(op, res)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, op, func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketOutputs).Put([]byte(res.JobID), v)
-	})
+	return putValue(ctx, s, "bolt.PutOutput", bucketOutputs, res.JobID, res)
 }
 
 // GetOutput returns the job's result document, or an error of kind
 // examina.KindNotFound.
 func (s *Store) GetOutput(ctx context.Context, jobID string) (examina.Result, error) {
-	const op = "bolt.GetOutput"
-	var res examina.Result
-	if err := checkID(op, jobID); err != nil {
-		return res, err
+	return getValue[examina.Result](ctx, s, "bolt.GetOutput", bucketOutputs, jobID, "output of job")
+}
+
+// putValue stores v as JSON under the id key of bucket.
+func putValue(ctx context.Context, s *Store, op string, bucket []byte, id string, v any) error {
+	if err := checkID(op, id); err != nil {
+		return err
+	}
+	data, err := encode(op, v)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, op, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucket).Put([]byte(id), data)
+	})
+}
+
+// getValue decodes the JSON stored under the id key of bucket, or returns a
+// KindNotFound error naming what (e.g. "job").
+func getValue[T any](ctx context.Context, s *Store, op string, bucket []byte, id, what string) (T, error) {
+	var v T
+	if err := checkID(op, id); err != nil {
+		return v, err
 	}
 	err := s.view(ctx, op, func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketOutputs).Get([]byte(jobID))
-		if v == nil {
-			return notFound(op, "output of job %q", jobID)
+		data := tx.Bucket(bucket).Get([]byte(id))
+		if data == nil {
+			return notFound(op, "%s %q", what, id)
 		}
-		return decode(op, v, &res)
+		return decode(op, data, &v)
 	})
-	return res, err
+	return v, err
 }
 
 // CacheGet returns the cached analysis for key; ok is false on a miss.
