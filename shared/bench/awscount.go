@@ -2,12 +2,15 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -18,6 +21,9 @@ type OpStats struct {
 	Requests int `json:"requests"`
 	// Errors counts the attempts that failed (throttling, conditions, conflicts...).
 	Errors int `json:"errors,omitempty"`
+	// ErrorCodes counts the failed attempts by AWS error code (the Go type of the cause
+	// when the error carried none).
+	ErrorCodes map[string]int `json:"error_codes,omitempty"`
 	// RequestBytes and ResponseBytes sum the bodies' lengths (0 when unknown).
 	RequestBytes  int64 `json:"request_bytes"`
 	ResponseBytes int64 `json:"response_bytes"`
@@ -63,21 +69,43 @@ func (c *AWSCounter) Register(stack *middleware.Stack) error {
 			if resp, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response); ok && resp != nil && resp.ContentLength > 0 {
 				respBytes = resp.ContentLength
 			}
-			c.Add(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), reqBytes, respBytes, err != nil)
+			c.Add(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), reqBytes, respBytes, errorCode(err))
 			return out, md, err
 		}), middleware.After)
 }
 
-// Add records one request of service's operation with the given body sizes; failed
-// says it returned an error.
-func (c *AWSCounter) Add(service, operation string, reqBytes, respBytes int64, failed bool) {
+// errorCode is the AWS error code of a failed attempt, the Go type of the innermost
+// error for an error without one, "" for success.
+func errorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() != "" {
+		return ae.ErrorCode()
+	}
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+		err = u
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// Add records one request of service's operation with the given body sizes; failure
+// is the error code of a failed request ("" for success).
+func (c *AWSCounter) Add(service, operation string, reqBytes, respBytes int64, failure string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := service + "." + operation
 	s := c.ops[k]
 	s.Requests++
-	if failed {
+	if failure != "" {
 		s.Errors++
+		codes := maps.Clone(s.ErrorCodes)
+		if codes == nil {
+			codes = map[string]int{}
+		}
+		codes[failure]++
+		s.ErrorCodes = codes
 	}
 	s.RequestBytes += reqBytes
 	s.ResponseBytes += respBytes

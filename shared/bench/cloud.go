@@ -372,7 +372,11 @@ func opsSummary(j CloudJob) string {
 		var o []string
 		for _, k := range slices.Sorted(maps.Keys(ops)) {
 			if e := ops[k].Errors; e > 0 {
-				o = append(o, fmt.Sprintf("%s %d (%d failed)", k, ops[k].Requests, e))
+				var codes []string
+				for _, c := range slices.Sorted(maps.Keys(ops[k].ErrorCodes)) {
+					codes = append(codes, fmt.Sprintf("%s %d", c, ops[k].ErrorCodes[c]))
+				}
+				o = append(o, fmt.Sprintf("%s %d (%d failed: %s)", k, ops[k].Requests, e, strings.Join(codes, ", ")))
 			} else {
 				o = append(o, fmt.Sprintf("%s %d", k, ops[k].Requests))
 			}

@@ -42,11 +42,11 @@ func TestBillingUnits(t *testing.T) {
 
 func TestAWSCounterAdd(t *testing.T) {
 	c := NewAWSCounter()
-	c.Add("SQS", "SendMessageBatch", 100, 50, false)
-	c.Add("SQS", "SendMessageBatch", 100, 50, true)
-	c.Add("DynamoDB", "PutItem", 3000, 10, false)
+	c.Add("SQS", "SendMessageBatch", 100, 50, "")
+	c.Add("SQS", "SendMessageBatch", 100, 50, "RequestThrottled")
+	c.Add("DynamoDB", "PutItem", 3000, 10, "")
 	ops := c.Ops()
-	if s := ops["SQS.SendMessageBatch"]; s.Requests != 2 || s.Errors != 1 || s.RequestBytes != 200 || s.ResponseBytes != 100 || s.Units != 2 {
+	if s := ops["SQS.SendMessageBatch"]; s.Requests != 2 || s.Errors != 1 || s.RequestBytes != 200 || s.ResponseBytes != 100 || s.Units != 2 || s.ErrorCodes["RequestThrottled"] != 1 {
 		t.Errorf("SQS stats %+v", s)
 	}
 	if s := ops["DynamoDB.PutItem"]; s.Requests != 1 || s.Units != 3 {
@@ -80,7 +80,7 @@ func TestAWSCounterMiddleware(t *testing.T) {
 		}
 	}
 	s := c.Ops()["SQS.DeleteMessage"]
-	if s.Requests != 4 || s.Errors != 2 || calls != 4 || s.RequestBytes == 0 {
+	if s.Requests != 4 || s.Errors != 2 || calls != 4 || s.RequestBytes == 0 || s.ErrorCodes["InternalError"] != 2 {
 		t.Fatalf("stats %+v after %d server calls; want 4 requests, 2 failed", s, calls)
 	}
 	// The configuration it was given is left alone.

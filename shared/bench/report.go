@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -209,10 +210,14 @@ func (r *Report) WriteJSON(path string, w io.Writer) error {
 	return nil
 }
 
-// trimFloat prints v with up to 3 decimals and no trailing zeros.
+// trimFloat prints v with up to 3 decimals and no trailing zeros; below 0.1, with 3
+// significant digits (prices per exercise are small).
 func trimFloat(v float64) string {
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
 		return fmt.Sprintf("%.0f", v)
+	}
+	if math.Abs(v) < 0.1 {
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
 	s := fmt.Sprintf("%.3f", v)
 	s = strings.TrimRight(s, "0")
