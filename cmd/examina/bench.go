@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-
+	"slices"
 	"strings"
 
 	"github.com/examina-dev/examina-serverless/shared/bench"
@@ -43,7 +43,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	case "all":
 		names = benchScenarios
 	default:
-		if !contains(benchScenarios, c.scenario) {
+		if !slices.Contains(benchScenarios, c.scenario) {
 			return usagef("unknown --scenario %q: use %s or all", c.scenario, strings.Join(benchScenarios, ", "))
 		}
 		names = []string{c.scenario}
@@ -113,13 +113,4 @@ func (m *Main) runScenario(ctx context.Context, name string, c benchConfig) (*be
 		return bench.Overhead(ctx, bench.OverheadConfig{Dir: c.dir})
 	}
 	return nil, fmt.Errorf("scenario %s is not implemented yet", name)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
