@@ -41,6 +41,9 @@ func printSummary(w io.Writer, res examina.Result, info summaryInfo) {
 	if st.InputTokens+st.OutputTokens > 0 {
 		row("tokens", fmt.Sprintf("%d in, %d out", st.InputTokens, st.OutputTokens))
 	}
+	if st.WaitMS > 0 {
+		row("waited in backoff", (time.Duration(st.WaitMS) * time.Millisecond).String())
+	}
 	row("elapsed", (time.Duration(st.ElapsedMS) * time.Millisecond).String())
 	row("result file", info.out)
 	tw.Flush()
