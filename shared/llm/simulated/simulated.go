@@ -256,15 +256,18 @@ func (p *Provider) Complete(ctx context.Context, req examina.Request) (examina.R
 	if p.cfgErr != nil {
 		return examina.Response{}, p.cfgErr
 	}
-	if err := ctx.Err(); err != nil {
-		return examina.Response{}, offline.ContextError(ProviderName, err)
-	}
+	// Every call is counted, even one whose context is already done: it consumes its
+	// place in the exercise's call plan, so the plan stays aligned with the attempts
+	// the caller records.
 	id := req.Exercise.ID
 	p.mu.Lock()
 	p.calls[id]++
 	call := p.calls[id]
 	p.mu.Unlock()
 	p.total.Add(1)
+	if err := ctx.Err(); err != nil {
+		return examina.Response{}, offline.ContextError(ProviderName, err)
+	}
 	n := p.inFlight.Add(1)
 	defer p.inFlight.Add(-1)
 	for {

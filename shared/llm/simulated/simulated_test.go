@@ -422,8 +422,9 @@ func TestCancellationDuringSleep(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		p := New(Config{})
-		if _, err := p.Complete(ctx, request("e1")); !errors.Is(err, context.Canceled) || p.Calls() != 0 {
-			t.Errorf("err = %v, calls %d", err, p.Calls())
+		// The call is counted (it takes its place in the plan) but does nothing.
+		if _, err := p.Complete(ctx, request("e1")); !errors.Is(err, context.Canceled) || p.Calls() != 1 || p.InFlight() != 0 {
+			t.Errorf("err = %v, calls %d, in flight %d; want canceled, 1 call, 0 in flight", err, p.Calls(), p.InFlight())
 		}
 	})
 }
