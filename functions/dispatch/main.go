@@ -51,8 +51,10 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 		return nil, err
 	}
 	pathStyle := getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_S3") != ""
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName)
 	d := &cloud.Dispatcher{
-		Store:           dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName),
+		Store:           store,
+		Cache:           store,
 		Objects:         s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle; o.DisableLogOutputChecksumValidationSkipped = true }), env.BucketName),
 		Queue:           sqsq.New(sqs.NewFromConfig(awsCfg), env.QueueURL),
 		Executions:      sfn.NewFromConfig(awsCfg),

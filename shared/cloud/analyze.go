@@ -21,16 +21,18 @@ import (
 
 // AnalyzeStore is the store the analyze handler uses (the DynamoDB store).
 type AnalyzeStore interface {
-	// RecordResult stores and counts a result in one transaction; a redelivered result
-	// is neither stored nor counted again (counted false, err nil). done and total
-	// are the job's counters afterwards.
-	RecordResult(ctx context.Context, jobID string, r examina.ExerciseResult) (counted bool, done, total int, err error)
+	// CountResult stores and counts a result exactly once: a redelivered result is
+	// neither stored nor counted again (counted false, err nil). total is the job's
+	// total from the message; when cacheKey and cache are set the cache entry is
+	// written by the same request. done and jobTotal are the job's counters
+	// afterwards, done -1 when they were not read (a result that is not the last).
+	CountResult(ctx context.Context, jobID string, r examina.ExerciseResult, total int, cacheKey string, cache *examina.Analysis) (counted bool, done, jobTotal int, err error)
 	// ClaimSignal wins the job's signalled flag once, when done >= total.
 	ClaimSignal(ctx context.Context, jobID string) (taskToken string, won bool, err error)
 	// ReleaseSignal clears the flag after a failed SendTaskSuccess.
 	ReleaseSignal(ctx context.Context, jobID string) error
+	// CacheGet reads the response cache (only for messages without a cache decision).
 	CacheGet(ctx context.Context, key string) (examina.Analysis, bool, error)
-	CachePut(ctx context.Context, key string, a examina.Analysis) error
 }
 
 // TaskSignaler completes the fan-out task (*sfn.Client).
@@ -57,7 +59,8 @@ type Analyze struct {
 	// MinTimeLeft: a message is not started with less than this before the
 	// invocation's deadline; it is reported failed and redelivered (default 10s).
 	MinTimeLeft time.Duration
-	// NoCache disables the response cache.
+	// NoCache disables the response cache: cached analyses in messages are ignored,
+	// nothing is read from or written to the cache.
 	NoCache bool
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -148,7 +151,7 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 			return false
 		}
 	}
-	a, err := h.analyze(ctx, log, task, receives >= maxReceives)
+	a, cacheKey, err := h.analyze(ctx, log, task, receives >= maxReceives)
 	if err != nil {
 		log.LogAttrs(ctx, slog.LevelWarn, "analysis failed: message will be redelivered",
 			slog.Int("receive", receives), slog.String("error", err.Error()))
@@ -156,7 +159,11 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 	}
 	res := examina.ExerciseResult{Exercise: task.Exercise, Analysis: a}
 	last := receives >= maxReceives
-	counted, done, total, err := h.record(ctx, log, task.JobID, res, last)
+	var cache *examina.Analysis
+	if cacheKey != "" {
+		cache = &a
+	}
+	counted, done, total, err := h.record(ctx, log, task, res, cacheKey, cache, last)
 	if err != nil {
 		log.LogAttrs(ctx, slog.LevelError, "recording result failed", slog.String("error", err.Error()), slog.Bool("last_receive", last))
 		return false
@@ -169,14 +176,15 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 	return h.signal(ctx, log, task.JobID, done, total)
 }
 
-// record stores and counts the result. Before the last receive one attempt is made
-// (a failure redelivers the message). On the last receive there is no redelivery to
-// fall back on, only the DLQ, so recording is retried with backoff for as long as the
-// deadline allows: sustained DynamoDB throttling must not lose the exercise's count.
-func (h *Analyze) record(ctx context.Context, log *slog.Logger, jobID string, res examina.ExerciseResult, last bool) (counted bool, done, total int, err error) {
+// record stores and counts the result, with its cache entry when cacheKey is set.
+// Before the last receive one attempt is made (a failure redelivers the message). On
+// the last receive there is no redelivery to fall back on, only the DLQ, so recording
+// is retried with backoff for as long as the deadline allows: sustained DynamoDB
+// throttling must not lose the exercise's count.
+func (h *Analyze) record(ctx context.Context, log *slog.Logger, task Task, res examina.ExerciseResult, cacheKey string, cache *examina.Analysis, last bool) (counted bool, done, total int, err error) {
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		counted, done, total, err = h.Store.RecordResult(ctx, jobID, res)
+		counted, done, total, err = h.Store.CountResult(ctx, task.JobID, res, task.Total, cacheKey, cache)
 		if err == nil || !last || ctx.Err() != nil {
 			return counted, done, total, err
 		}
@@ -196,47 +204,53 @@ func (h *Analyze) record(ctx context.Context, log *slog.Logger, jobID string, re
 	}
 }
 
-// analyze returns the exercise's analysis: from the cache, from the provider, or the
-// degraded default when the failure is permanent or this is the last receive. An error
-// means the message should be redelivered.
-func (h *Analyze) analyze(ctx context.Context, log *slog.Logger, task Task, last bool) (examina.Analysis, error) {
+// analyze returns the exercise's analysis: from the message's cache decision, from
+// the cache, from the provider, or the degraded default when the failure is permanent
+// or this is the last receive. cacheKey is set when the analysis is fresh from the
+// provider and should be cached (with the result, in one write). An error means the
+// message should be redelivered.
+func (h *Analyze) analyze(ctx context.Context, log *slog.Logger, task Task, last bool) (a examina.Analysis, cacheKey string, err error) {
+	if !h.NoCache && task.Cached != nil {
+		c := *task.Cached
+		c.Status = examina.StatusCached
+		return c, "", nil
+	}
 	base, err := h.getAnalyzer(ctx)
 	if err != nil {
 		if last {
-			return examina.DefaultAnalysis("no provider: " + err.Error()), nil
+			return examina.DefaultAnalysis("no provider: " + err.Error()), "", nil
 		}
-		return examina.Analysis{}, fmt.Errorf("building the provider: %w", err)
+		return examina.Analysis{}, "", fmt.Errorf("building the provider: %w", err)
 	}
 	an := *base
 	an.Language = analysis.NormalizeLanguage(task.Course.Language)
 	an.Logger = log
-	key := analysis.CacheKey(analysis.PromptVersion, an.Provider.Name(), an.Provider.Model(), an.Language, task.Course, task.Exercise.Text, task.Previous)
-	if !h.NoCache {
+	key := CacheKey(an.Provider.Name(), an.Provider.Model(), task)
+	if !h.NoCache && !task.CacheChecked {
+		// A message without a cache decision (from an older dispatcher).
 		if c, ok, err := h.Store.CacheGet(ctx, key); err != nil {
 			log.LogAttrs(ctx, slog.LevelWarn, "cache read failed", slog.String("error", err.Error()))
 		} else if ok {
 			c.Status = examina.StatusCached
-			return c, nil
+			return c, "", nil
 		}
 	}
-	a, err := an.Analyze(ctx, task.Course, task.Exercise, task.Previous)
+	a, err = an.Analyze(ctx, task.Course, task.Exercise, task.Previous)
 	var exhausted *pipeline.ExhaustedError
 	switch {
 	case err == nil:
-		if !h.NoCache {
-			if err := h.Store.CachePut(ctx, key, a); err != nil {
-				log.LogAttrs(ctx, slog.LevelWarn, "cache write failed", slog.String("error", err.Error()))
-			}
+		if h.NoCache || a.Status == examina.StatusDegraded {
+			key = ""
 		}
-		return a, nil
+		return a, key, nil
 	case errors.As(err, &exhausted):
 		if exhausted.Transient() && !last {
-			return examina.Analysis{}, err
+			return examina.Analysis{}, "", err
 		}
 		log.LogAttrs(ctx, slog.LevelWarn, "exercise degraded", slog.Bool("last_receive", last), slog.Bool("transient", exhausted.Transient()))
-		return a, nil
+		return a, "", nil
 	}
-	return examina.Analysis{}, err
+	return examina.Analysis{}, "", err
 }
 
 // signal completes the fan-out task if this invocation wins the signalled flag.

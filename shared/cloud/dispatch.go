@@ -36,6 +36,12 @@ type DispatchStore interface {
 	ResultKey(ctx context.Context, jobID string) (string, error)
 }
 
+// CacheLookup reads many response cache entries at once (the DynamoDB store's
+// CacheGetMany): hits by key, misses absent.
+type CacheLookup interface {
+	CacheGetMany(ctx context.Context, keys []string) (map[string]examina.Analysis, error)
+}
+
 // Objects reads and writes the bucket's objects (the S3 adapter).
 type Objects interface {
 	// Get returns at most limit+1 bytes of the object; KindNotFound when missing.
@@ -64,6 +70,12 @@ type Dispatcher struct {
 	Objects    Objects
 	Queue      Sender
 	Executions Executions
+	// Cache, when set, is read at fan-out for every exercise (BatchGetItem, 100 keys
+	// a request): each message then carries its cache decision (a hit's analysis, or
+	// a miss), so the analyze function makes no cache read. Keys are computed with
+	// Provider and Model as the analyze function computes them. nil: the analyze
+	// function reads the cache itself.
+	Cache CacheLookup
 
 	Bucket          string // the bucket S3 events must come from
 	StateMachineARN string
@@ -342,31 +354,93 @@ func (d *Dispatcher) FanOut(ctx context.Context, in FanOutInput) error {
 	if len(exs) != job.Total {
 		return fmt.Errorf("%s: job %s has %d exercise inputs for %d exercises (expired?)", op, in.JobID, len(exs), job.Total)
 	}
-	bodies, err := Tasks(job, exs)
+	tasks, err := taskList(job, exs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	hits := d.lookUpCache(ctx, log, job, tasks)
+	bodies, err := encodeTasks(tasks)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if err := d.Queue.SendAll(ctx, bodies); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "fan-out sent", slog.Int("messages", len(bodies)))
+	log.LogAttrs(ctx, slog.LevelInfo, "fan-out sent", slog.Int("messages", len(bodies)), slog.Int("cache_hits", hits))
 	return nil
 }
 
 // Tasks returns the message bodies of a job: one per exercise in position order, each
-// with the previous exercise's text ("" for the first).
+// with the previous exercise's text ("" for the first), without cache decisions.
 func Tasks(job examina.Job, exs []examina.Exercise) ([]string, error) {
+	tasks, err := taskList(job, exs)
+	if err != nil {
+		return nil, err
+	}
+	return encodeTasks(tasks)
+}
+
+func taskList(job examina.Job, exs []examina.Exercise) ([]Task, error) {
 	cf := examina.CourseFile{Course: job.Course, Exercises: exs}
-	bodies := make([]string, len(exs))
+	tasks := make([]Task, len(exs))
 	for i, ex := range exs {
 		if ex.Position != i {
 			return nil, fmt.Errorf("exercise %d has position %d", i, ex.Position)
 		}
-		b, err := json.Marshal(Task{JobID: job.ID, Course: job.Course, Position: i, Exercise: ex, Previous: cf.Previous(i), Total: len(exs)})
+		tasks[i] = Task{JobID: job.ID, Course: job.Course, Position: i, Exercise: ex, Previous: cf.Previous(i), Total: len(exs)}
+	}
+	return tasks, nil
+}
+
+// maxCachedBody bounds a message carrying a cached analysis (SQS takes 256 KB); a
+// larger one is sent without its cache decision and analyze reads the cache itself.
+const maxCachedBody = 200 << 10
+
+func encodeTasks(tasks []Task) ([]string, error) {
+	bodies := make([]string, len(tasks))
+	for i, t := range tasks {
+		b, err := json.Marshal(t)
 		if err != nil {
 			return nil, err
+		}
+		if len(b) > maxCachedBody && t.Cached != nil {
+			t.CacheChecked, t.Cached = false, nil
+			if b, err = json.Marshal(t); err != nil {
+				return nil, err
+			}
 		}
 		bodies[i] = string(b)
 	}
 	return bodies, nil
+}
+
+// lookUpCache records in every task the cache decision for its exercise and returns
+// the number of hits. A failed lookup leaves the tasks without decisions (the analyze
+// function then reads the cache itself): the fan-out never fails for the cache.
+func (d *Dispatcher) lookUpCache(ctx context.Context, log *slog.Logger, job examina.Job, tasks []Task) int {
+	provider, model := d.Provider, d.Model
+	if provider == "" {
+		provider, model = job.Provider, job.Model
+	}
+	if d.Cache == nil || provider == "" || len(tasks) == 0 {
+		return 0
+	}
+	keys := make([]string, len(tasks))
+	for i, t := range tasks {
+		keys[i] = CacheKey(provider, model, t)
+	}
+	found, err := d.Cache.CacheGetMany(ctx, keys)
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "cache lookup at fan-out failed: analyze reads the cache", slog.String("error", err.Error()))
+		return 0
+	}
+	hits := 0
+	for i := range tasks {
+		tasks[i].CacheChecked = true
+		if a, ok := found[keys[i]]; ok && a.Status != examina.StatusDegraded {
+			tasks[i].Cached = &a
+			hits++
+		}
+	}
+	return hits
 }

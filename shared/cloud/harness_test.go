@@ -74,7 +74,7 @@ func (s *stack) sender() *sqsq.Sender {
 }
 
 func (s *stack) dispatcher() *cloud.Dispatcher {
-	return &cloud.Dispatcher{Store: s.store, Objects: s.bucket, Queue: s.sender(), Executions: s.sfn,
+	return &cloud.Dispatcher{Store: s.store, Cache: s.store, Objects: s.bucket, Queue: s.sender(), Executions: s.sfn,
 		Bucket: s.st.BucketName, StateMachineARN: s.st.StateMachineArn, Provider: offline.ProviderName, Model: offline.ModelName}
 }
 
@@ -275,13 +275,33 @@ func (s *stack) finish(exec string) sfntypes.ExecutionStatus {
 	}
 }
 
-// serializedDB makes one write to moto at a time: moto does not serialize concurrent
+// serializedDB makes one request to moto at a time: moto does not serialize concurrent
 // requests on one item (two transactions can both pass attribute_not_exists, two ADDs
-// can lose an update), which DynamoDB's serializable transactions never allow. The
-// store's logic under concurrent callers is what the tests check, not moto's locking.
+// can lose an update), which DynamoDB's serializable transactions never allow; and a
+// read of a missing partition inserts it into moto's table (a defaultdict), which
+// makes a concurrent transaction's copy of the table fail with a 500. The store's
+// logic under concurrent callers is what the tests check, not moto's locking.
 type serializedDB struct {
 	mu sync.Mutex
 	dynamo.API
+}
+
+func (s *serializedDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.GetItem(ctx, in, o...)
+}
+
+func (s *serializedDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.BatchGetItem(ctx, in, o...)
+}
+
+func (s *serializedDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.Query(ctx, in, o...)
 }
 
 func (s *serializedDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/examina-dev/examina-serverless/shared/analysis"
 	"github.com/examina-dev/examina-serverless/shared/examina"
 )
 
@@ -16,6 +17,14 @@ type Task struct {
 	Exercise examina.Exercise `json:"exercise"`
 	Previous string           `json:"previous"`
 	Total    int              `json:"total"`
+	// CacheChecked is true when the dispatcher looked the exercise up in the response
+	// cache at fan-out: then Cached is the hit, or nil for a miss, and the analyze
+	// function does not read the cache again. Absent (false) in messages from older
+	// dispatchers: the analyze function reads the cache itself.
+	CacheChecked bool `json:"cache_checked,omitempty"`
+	// Cached is the cached analysis found at fan-out (recorded with status cached,
+	// without a provider call).
+	Cached *examina.Analysis `json:"cached,omitempty"`
 }
 
 // ParseTask decodes and checks a message body.
@@ -31,8 +40,21 @@ func ParseTask(body string) (Task, error) {
 		return Task{}, fmt.Errorf("task position %d out of range for %d exercises", t.Position, t.Total)
 	case t.Exercise.Position != t.Position:
 		return Task{}, fmt.Errorf("task position %d and exercise position %d differ", t.Position, t.Exercise.Position)
+	case t.Cached != nil && !t.CacheChecked:
+		return Task{}, fmt.Errorf("task with a cached analysis but no cache decision")
+	case t.Cached != nil && t.Cached.Status == examina.StatusDegraded:
+		return Task{}, fmt.Errorf("task with a degraded cached analysis")
 	}
 	return t, nil
+}
+
+// CacheKey is the response cache key of the task's exercise for provider and model:
+// analysis.CacheKey over the prompt version, provider, model, the course's normalised
+// language, the course, the exercise's text and the previous exercise's text. The
+// dispatcher (at fan-out) and the analyze function compute it the same way.
+func CacheKey(provider, model string, t Task) string {
+	return analysis.CacheKey(analysis.PromptVersion, provider, model, analysis.NormalizeLanguage(t.Course.Language),
+		t.Course, t.Exercise.Text, t.Previous)
 }
 
 // FanOutInput is the payload of the state machine's fan-out task.

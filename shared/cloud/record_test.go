@@ -15,7 +15,7 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/retry"
 )
 
-// throttledStore fails RecordResult failFirst times (like sustained DynamoDB
+// throttledStore fails CountResult failFirst times (like sustained DynamoDB
 // throttling that outlasts the SDK's own retries), then counts.
 type throttledStore struct {
 	mu        sync.Mutex
@@ -24,12 +24,12 @@ type throttledStore struct {
 	counted   int
 }
 
-func (s *throttledStore) RecordResult(ctx context.Context, jobID string, r examina.ExerciseResult) (bool, int, int, error) {
+func (s *throttledStore) CountResult(ctx context.Context, jobID string, r examina.ExerciseResult, total int, cacheKey string, cache *examina.Analysis) (bool, int, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
 	if s.calls <= s.failFirst {
-		return false, 0, 0, examina.E("dynamo.RecordResult", examina.KindTransient, "ProvisionedThroughputExceededException")
+		return false, 0, 0, examina.E("dynamo.CountResult", examina.KindTransient, "ProvisionedThroughputExceededException")
 	}
 	s.counted++
 	return true, s.counted, 2, nil
@@ -41,7 +41,6 @@ func (s *throttledStore) ReleaseSignal(context.Context, string) error { return n
 func (s *throttledStore) CacheGet(context.Context, string) (examina.Analysis, bool, error) {
 	return examina.Analysis{}, false, nil
 }
-func (s *throttledStore) CachePut(context.Context, string, examina.Analysis) error { return nil }
 
 // TestLastReceiveKeepsRecording: before the last receive a failed write redelivers the
 // message (one attempt); on the last receive, where only the DLQ would follow, the
@@ -70,7 +69,7 @@ func TestLastReceiveKeepsRecording(t *testing.T) {
 				t.Fatal(err)
 			}
 			if failed := len(resp.BatchItemFailures) == 1; failed != tt.wantFailed || st.calls != tt.wantCalls || st.counted != tt.wantCounted {
-				t.Fatalf("failed %v, %d RecordResult calls, counted %d; want %v, %d, %d", failed, st.calls, st.counted, tt.wantFailed, tt.wantCalls, tt.wantCounted)
+				t.Fatalf("failed %v, %d CountResult calls, counted %d; want %v, %d, %d", failed, st.calls, st.counted, tt.wantFailed, tt.wantCalls, tt.wantCounted)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -127,41 +128,94 @@ func (s *Store) StartFanOut(ctx context.Context, jobID, taskToken string) (exami
 	return j, nil
 }
 
-// RecordResult stores the result of one exercise and counts it on the job in one
-// transaction: the put is conditional on the result not existing and the job's done
-// counter (and degraded, when the analysis is degraded) is incremented with ADD. A
-// redelivered result is not stored or counted again: counted is false and err nil.
-// In both cases done and total are the job's counters read back consistently.
-// A missing job is KindNotFound.
+// RecordResult stores the result of one exercise and counts it on the job, without
+// knowing the job's total: CountResult with total 0 and no cache entry (one
+// transaction, then a consistent read of the counters). A redelivered result is not
+// stored or counted again: counted is false and err nil. done and total are the job's
+// counters read back. A missing job is KindNotFound.
 func (s *Store) RecordResult(ctx context.Context, jobID string, r examina.ExerciseResult) (counted bool, done, total int, err error) {
-	const op = "dynamo.RecordResult"
+	return s.CountResult(ctx, jobID, r, 0, "", nil)
+}
+
+// Conditions on the META update of the counting transactions.
+const (
+	condJobExists = "attribute_exists(PK)"
+	condNotLast   = "attribute_exists(PK) AND done < :last" // T1: this result is not the job's last
+	condLast      = "attribute_exists(PK) AND done = :last" // T2: this result completes the job
+)
+
+// CountResult stores the result of one exercise and counts it on the job, exactly once
+// however often it is called for the same position. counted is false when the result
+// was already recorded (a redelivery: nothing is written). done and jobTotal are the
+// job's counters afterwards, except that done is -1 when they were not read: the
+// common case, a result counted that is not the job's last. done == jobTotal means
+// every result is in (whoever wins ClaimSignal signals). A missing job is KindNotFound.
+//
+// total is the job's number of exercises as the analyze message carries it; with it
+// the common case costs one TransactWriteItems (T1) and no read: the result (Put RES#,
+// conditional on attribute_not_exists(PK)), the counter (Update META ADD done :one,
+// and degraded when the analysis is degraded, conditional on done < total-1) and,
+// when cacheKey and cache are both set, the cache entry (the item CachePut writes).
+// The cancellation reasons tell the other cases apart: the put's condition failed →
+// a redelivery, and the counters are read consistently (so the redelivery of a job's
+// last result can finish signalling after a crash); the counter's condition failed →
+// this result may complete the job, and the same items are sent with done = total-1
+// instead (T2): success means this call counted the job's last result. If T2's
+// counter condition fails too, the job is missing or its counters disagree with
+// total, and the result is counted as with total 0: with the condition
+// attribute_exists(PK) alone, then a consistent read of the counters. Transactions
+// cancelled by a conflict or throttling are retried with backoff, up to MaxAttempts;
+// a cache entry refused on its own is dropped, never the count.
+func (s *Store) CountResult(ctx context.Context, jobID string, r examina.ExerciseResult, total int, cacheKey string, cache *examina.Analysis) (counted bool, done, jobTotal int, err error) {
+	const op = "dynamo.CountResult"
 	if err := ctx.Err(); err != nil {
 		return false, 0, 0, examina.E(op, examina.KindOther, "%w", err)
 	}
 	if err := checkResult(op, jobID, r); err != nil {
 		return false, 0, 0, err
 	}
-	item, err := s.jsonItem(jobPK(jobID), posSK(prefRes, r.Position), attrResult, r)
-	if err != nil {
-		return false, 0, 0, examina.E(op, examina.KindInternal, "encoding result: %w", err)
+	if total < 0 {
+		return false, 0, 0, examina.E(op, examina.KindInvalid, "negative total %d", total)
 	}
-	update := "ADD done :one SET updated_at = :now"
-	if r.Analysis.Status == examina.StatusDegraded {
-		update = "ADD done :one, degraded :one SET updated_at = :now"
-	}
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		{Update: &types.Update{
-			TableName: &s.table, Key: key(jobPK(jobID), skMeta),
-			UpdateExpression:          aws.String(update),
-			ConditionExpression:       aws.String("attribute_exists(PK)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":now": str(formatTime(s.now()))},
-		}},
-	}}
-	counted, err = s.transactCounted(ctx, op, jobID, r.Position, in)
+	t, err := s.newCountTx(jobID, r, total, cacheKey, cache)
 	if err != nil {
+		return false, 0, 0, examina.E(op, examina.KindInternal, "%w", err)
+	}
+	if total > 0 {
+		conds := []string{condNotLast, condLast}
+		if total == 1 {
+			conds = conds[1:] // the only result is the last
+		}
+		for _, cond := range conds {
+			switch out, err := s.transactCounted(ctx, op, t, cond); {
+			case err != nil:
+				return false, 0, 0, err
+			case out == txCommitted && cond == condNotLast:
+				return true, -1, total, nil
+			case out == txCommitted:
+				return true, total, total, nil
+			case out == txRedelivered:
+				return s.readBack(ctx, op, jobID, false)
+			}
+		}
+		// Neither condition held: the job is missing, or the message's total is not
+		// the job's. Only the job's own counters can decide.
+		if _, err := s.getMeta(ctx, op, jobID); err != nil {
+			return false, 0, 0, err
+		}
+	}
+	switch out, err := s.transactCounted(ctx, op, t, condJobExists); {
+	case err != nil:
 		return false, 0, 0, err
+	case out == txMetaFailed:
+		return false, 0, 0, examina.E(op, examina.KindNotFound, "job %s: %w", jobID, examina.ErrNotFound)
+	default:
+		return s.readBack(ctx, op, jobID, out == txCommitted)
 	}
+}
+
+// readBack reads the job's counters consistently after a write or a redelivery.
+func (s *Store) readBack(ctx context.Context, op, jobID string, counted bool) (bool, int, int, error) {
 	m, err := s.getMeta(ctx, op, jobID)
 	if err != nil {
 		return false, 0, 0, err
@@ -169,46 +223,128 @@ func (s *Store) RecordResult(ctx context.Context, jobID string, r examina.Exerci
 	return counted, m.Done, m.Total, nil
 }
 
-// transactCounted runs the RecordResult transaction, retrying it when it was cancelled
-// by a conflicting transaction or throttling, and tells a redelivery (the put's
-// condition failed) from success.
-func (s *Store) transactCounted(ctx context.Context, op, jobID string, pos int, in *dynamodb.TransactWriteItemsInput) (bool, error) {
+// countTx holds the items of a counting transaction; the META condition varies.
+type countTx struct {
+	jobID  string
+	pos    int
+	put    types.Put // RES#, conditional
+	update string    // META update expression
+	values map[string]types.AttributeValue
+	cache  *types.Put // CACHE#, unconditional; nil for none
+}
+
+func (s *Store) newCountTx(jobID string, r examina.ExerciseResult, total int, cacheKey string, cache *examina.Analysis) (*countTx, error) {
+	item, err := s.jsonItem(jobPK(jobID), posSK(prefRes, r.Position), attrResult, r)
+	if err != nil {
+		return nil, fmt.Errorf("encoding result: %w", err)
+	}
+	t := &countTx{jobID: jobID, pos: r.Position,
+		put:    types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")},
+		update: "ADD done :one SET updated_at = :now",
+		values: map[string]types.AttributeValue{":one": num(1), ":now": str(formatTime(s.now()))},
+	}
+	if r.Analysis.Status == examina.StatusDegraded {
+		t.update = "ADD done :one, degraded :one SET updated_at = :now"
+	}
+	if total > 0 {
+		t.values[":last"] = num(int64(total - 1))
+	}
+	if cacheKey != "" && cache != nil {
+		item, err := s.cacheItem(cacheKey, *cache)
+		if err != nil {
+			return nil, err
+		}
+		t.cache = &types.Put{TableName: &s.table, Item: item}
+	}
+	return t, nil
+}
+
+// input returns the transaction with the META condition cond.
+func (t *countTx) input(table string, cond string) *dynamodb.TransactWriteItemsInput {
+	values := t.values
+	if cond == condJobExists {
+		values = maps.Clone(values)
+		delete(values, ":last") // DynamoDB rejects unused expression values
+	}
+	items := []types.TransactWriteItem{
+		{Put: &t.put},
+		{Update: &types.Update{
+			TableName: &table, Key: key(jobPK(t.jobID), skMeta),
+			UpdateExpression: aws.String(t.update), ConditionExpression: aws.String(cond),
+			ExpressionAttributeValues: values,
+		}},
+	}
+	if t.cache != nil {
+		items = append(items, types.TransactWriteItem{Put: t.cache})
+	}
+	return &dynamodb.TransactWriteItemsInput{TransactItems: items}
+}
+
+// Outcomes of a counting transaction.
+type txOutcome int
+
+const (
+	txCommitted   txOutcome = iota // stored and counted
+	txRedelivered                  // the result was already stored: nothing written
+	txMetaFailed                   // the META condition failed: nothing written
+)
+
+// transactCounted runs a counting transaction with the META condition cond, retrying
+// it when it was cancelled by a conflicting transaction or throttling, and tells a
+// redelivery (the put's condition failed) and a failed META condition from success.
+// A cache entry that alone makes the transaction fail is dropped.
+func (s *Store) transactCounted(ctx context.Context, op string, t *countTx, cond string) (txOutcome, error) {
 	for attempt := 1; ; attempt++ {
-		_, err := s.client.TransactWriteItems(ctx, in)
+		_, err := s.client.TransactWriteItems(ctx, t.input(s.table, cond))
 		if err == nil {
-			return true, nil
+			return txCommitted, nil
 		}
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) {
-			return false, translate(op, err)
+			return 0, translate(op, err)
 		}
 		codes := make([]string, len(tce.CancellationReasons))
 		for i, r := range tce.CancellationReasons {
 			codes[i] = aws.ToString(r.Code)
 		}
 		switch {
-		case len(codes) == 2 && codes[1] == "ConditionalCheckFailed":
-			return false, examina.E(op, examina.KindNotFound, "job %s: %w", jobID, examina.ErrNotFound)
-		case len(codes) == 2 && codes[0] == "ConditionalCheckFailed":
-			return false, nil // redelivery: already stored and counted
+		case len(codes) >= 2 && codes[0] == "ConditionalCheckFailed":
+			// Checked first: a redelivery of a job's last result fails both conditions.
+			return txRedelivered, nil
+		case len(codes) >= 2 && codes[1] == "ConditionalCheckFailed":
+			return txMetaFailed, nil
+		case len(codes) == 3 && !retriedCode(codes[2]) && codes[2] != "None":
+			// The cache entry alone was refused: count without it.
+			t.cache = nil
+			continue
 		case len(codes) == 0:
 			// No reasons reported: look at the result item itself.
 			out, gerr := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table,
-				Key: key(jobPK(jobID), posSK(prefRes, pos)), ConsistentRead: aws.Bool(true)})
+				Key: key(jobPK(t.jobID), posSK(prefRes, t.pos)), ConsistentRead: aws.Bool(true)})
 			if gerr != nil {
-				return false, translate(op, gerr)
+				return 0, translate(op, gerr)
 			}
 			if len(out.Item) > 0 {
-				return false, nil
+				return txRedelivered, nil
 			}
 		}
 		if attempt >= s.attempts() {
-			return false, examina.E(op, examina.KindTransient, "transaction cancelled %d times (%v): %w", attempt, codes, err)
+			return 0, examina.E(op, examina.KindTransient, "transaction cancelled %d times (%v): %w", attempt, codes, err)
 		}
 		if err := s.Clock.Sleep(ctx, backoff(attempt)); err != nil {
-			return false, examina.E(op, examina.KindOther, "%w", err)
+			return 0, examina.E(op, examina.KindOther, "%w", err)
 		}
 	}
+}
+
+// retriedCode reports whether a cancellation reason is worth sending the same
+// transaction again for.
+func retriedCode(code string) bool {
+	switch code {
+	case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
+		return true
+	}
+	return false
 }
 
 // ClaimSignal sets the job's signalled flag if the job is complete (done >= total) and

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +45,7 @@ type API interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
@@ -448,14 +450,11 @@ func (s *Store) CacheGet(ctx context.Context, k string) (examina.Analysis, bool,
 	if len(out.Item) == 0 {
 		return examina.Analysis{}, false, nil
 	}
-	if exp := numberAttr(out.Item, "expires_at"); exp > 0 && int64(exp) <= s.now().Unix() {
-		return examina.Analysis{}, false, nil
+	a, ok, err := s.cacheHit(out.Item)
+	if err != nil {
+		return examina.Analysis{}, false, examina.E(op, examina.KindInternal, "%w", err)
 	}
-	var a examina.Analysis
-	if err := decodeJSON(out.Item, "analysis", &a); err != nil {
-		return examina.Analysis{}, false, examina.E(op, examina.KindInternal, "decoding cached analysis: %w", err)
-	}
-	return a, true, nil
+	return a, ok, nil
 }
 
 // CachePut stores an analysis under key for CacheTTL.
@@ -467,9 +466,19 @@ func (s *Store) CachePut(ctx context.Context, k string, a examina.Analysis) erro
 	if k == "" {
 		return examina.E(op, examina.KindInvalid, "empty cache key")
 	}
+	item, err := s.cacheItem(k, a)
+	if err != nil {
+		return examina.E(op, examina.KindInternal, "%w", err)
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item})
+	return translate(op, err)
+}
+
+// cacheItem is the CACHE# item holding a under key k, expiring after CacheTTL.
+func (s *Store) cacheItem(k string, a examina.Analysis) (map[string]types.AttributeValue, error) {
 	data, err := json.Marshal(a)
 	if err != nil {
-		return examina.E(op, examina.KindInternal, "encoding analysis: %w", err)
+		return nil, fmt.Errorf("encoding analysis: %w", err)
 	}
 	item := key(cachePrefix+k, skCache)
 	item["analysis"] = str(string(data))
@@ -478,8 +487,76 @@ func (s *Store) CachePut(ctx context.Context, k string, a examina.Analysis) erro
 		ttl = DefaultCacheTTL
 	}
 	item["expires_at"] = num(s.expiry(ttl))
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item})
-	return translate(op, err)
+	return item, nil
+}
+
+// cacheHit decodes a CACHE# item; ok is false when it has expired but not yet been
+// removed by the TTL sweeper.
+func (s *Store) cacheHit(item map[string]types.AttributeValue) (a examina.Analysis, ok bool, err error) {
+	if exp := numberAttr(item, "expires_at"); exp > 0 && int64(exp) <= s.now().Unix() {
+		return examina.Analysis{}, false, nil
+	}
+	if err := decodeJSON(item, "analysis", &a); err != nil {
+		return examina.Analysis{}, false, fmt.Errorf("decoding cached analysis: %w", err)
+	}
+	return a, true, nil
+}
+
+// batchGetLimit is the most keys BatchGetItem accepts in one call.
+const batchGetLimit = 100
+
+// CacheGetMany returns the cached analyses of keys that are in the cache (and not
+// expired), by key, reading 100 keys per BatchGetItem call (duplicates and empty keys
+// are skipped) and asking again for UnprocessedKeys with backoff, up to MaxAttempts
+// calls per chunk. Misses are absent from the map; so is an entry that cannot be
+// decoded (the analysis made instead replaces it).
+func (s *Store) CacheGetMany(ctx context.Context, keys []string) (map[string]examina.Analysis, error) {
+	const op = "dynamo.CacheGetMany"
+	if err := ctx.Err(); err != nil {
+		return nil, examina.E(op, examina.KindOther, "%w", err)
+	}
+	seen := make(map[string]bool, len(keys))
+	var unique []string
+	for _, k := range keys {
+		if k != "" && !seen[k] {
+			seen[k] = true
+			unique = append(unique, k)
+		}
+	}
+	found := map[string]examina.Analysis{}
+	for start := 0; start < len(unique); start += batchGetLimit {
+		var pending []map[string]types.AttributeValue
+		for _, k := range unique[start:min(start+batchGetLimit, len(unique))] {
+			pending = append(pending, key(cachePrefix+k, skCache))
+		}
+		for attempt := 1; len(pending) > 0; attempt++ {
+			if attempt > s.attempts() {
+				return nil, examina.E(op, examina.KindTransient, "%d keys still unprocessed after %d attempts", len(pending), s.attempts())
+			}
+			if attempt > 1 {
+				if err := s.Clock.Sleep(ctx, backoff(attempt-1)); err != nil {
+					return nil, examina.E(op, examina.KindOther, "%w", err)
+				}
+			}
+			out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending}},
+			})
+			if err != nil {
+				return nil, translate(op, err)
+			}
+			for _, item := range out.Responses[s.table] {
+				k, ok := strings.CutPrefix(stringAttr(item, "PK"), cachePrefix)
+				if !ok || !seen[k] {
+					continue
+				}
+				if a, hit, err := s.cacheHit(item); err == nil && hit {
+					found[k] = a
+				}
+			}
+			pending = out.UnprocessedKeys[s.table].Keys
+		}
+	}
+	return found, nil
 }
 
 func attributevalueMeta(m metaItem) (map[string]types.AttributeValue, error) {
