@@ -140,8 +140,8 @@ func (s *Store) RecordResult(ctx context.Context, jobID string, r examina.Exerci
 // Conditions on the META update of the counting transactions.
 const (
 	condJobExists = "attribute_exists(PK)"
-	condNotLast   = "attribute_exists(PK) AND done < :last" // T1: this result is not the job's last
-	condLast      = "attribute_exists(PK) AND done = :last" // T2: this result completes the job
+	condNotLast   = "attribute_exists(PK) AND #total = :total AND done < :last" // T1: not the job's last result
+	condLast      = "attribute_exists(PK) AND #total = :total AND done = :last" // T2: the job's last result
 )
 
 // CountResult stores the result of one exercise and counts it on the job, exactly once
@@ -248,6 +248,7 @@ func (s *Store) newCountTx(jobID string, r examina.ExerciseResult, total int, ca
 	}
 	if total > 0 {
 		t.values[":last"] = num(int64(total - 1))
+		t.values[":total"] = num(int64(total))
 	}
 	if cacheKey != "" && cache != nil {
 		item, err := s.cacheItem(cacheKey, *cache)
@@ -262,16 +263,20 @@ func (s *Store) newCountTx(jobID string, r examina.ExerciseResult, total int, ca
 // input returns the transaction with the META condition cond.
 func (t *countTx) input(table string, cond string) *dynamodb.TransactWriteItemsInput {
 	values := t.values
+	var names map[string]string
 	if cond == condJobExists {
 		values = maps.Clone(values)
 		delete(values, ":last") // DynamoDB rejects unused expression values
+		delete(values, ":total")
+	} else {
+		names = map[string]string{"#total": "total"}
 	}
 	items := []types.TransactWriteItem{
 		{Put: &t.put},
 		{Update: &types.Update{
 			TableName: &table, Key: key(jobPK(t.jobID), skMeta),
 			UpdateExpression: aws.String(t.update), ConditionExpression: aws.String(cond),
-			ExpressionAttributeValues: values,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		}},
 	}
 	if t.cache != nil {
