@@ -14,6 +14,7 @@ import (
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/course"
+	"github.com/examina-dev/examina-serverless/shared/examina"
 )
 
 func TestParseInputKey(t *testing.T) {
@@ -94,7 +95,41 @@ func FuzzParseTask(f *testing.F) {
 		if task.JobID == "" || task.Position < 0 || task.Position >= task.Total || task.Exercise.Position != task.Position {
 			t.Fatalf("ParseTask accepted %+v", task)
 		}
+		if task.Cached != nil && (!task.CacheChecked || task.Cached.Status == examina.StatusDegraded) {
+			t.Fatalf("ParseTask accepted a cached analysis %+v with cache_checked %v", task.Cached, task.CacheChecked)
+		}
 	})
+}
+
+func TestParseTaskCacheDecision(t *testing.T) {
+	const base = `"job_id":"ade-0123456789ab","position":0,"total":1,"exercise":{"id":"x","text":"t","position":0}`
+	tests := []struct {
+		name          string
+		body          string
+		ok, checked   bool
+		cachedTopic   string
+		cachedPresent bool
+	}{
+		{"no decision (older dispatcher)", `{` + base + `}`, true, false, "", false},
+		{"miss", `{` + base + `,"cache_checked":true}`, true, true, "", false},
+		{"hit", `{` + base + `,"cache_checked":true,"cached":{"topic":"FSM","status":"ok","confidence":0.8}}`, true, true, "FSM", true},
+		{"hit without decision", `{` + base + `,"cached":{"topic":"FSM","status":"ok"}}`, false, false, "", false},
+		{"degraded hit", `{` + base + `,"cache_checked":true,"cached":{"status":"degraded"}}`, false, false, "", false},
+		{"malformed cached", `{` + base + `,"cache_checked":true,"cached":"FSM"}`, false, false, "", false},
+	}
+	for _, tt := range tests {
+		task, err := cloud.ParseTask(tt.body)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: ParseTask error %v, want ok %v", tt.name, err, tt.ok)
+			continue
+		}
+		if !tt.ok {
+			continue
+		}
+		if task.CacheChecked != tt.checked || (task.Cached != nil) != tt.cachedPresent || (task.Cached != nil && task.Cached.Topic != tt.cachedTopic) {
+			t.Errorf("%s: checked %v, cached %+v", tt.name, task.CacheChecked, task.Cached)
+		}
+	}
 }
 
 func TestLoadEnv(t *testing.T) {
