@@ -201,16 +201,37 @@ type cloudStack struct {
 	cfg aws.Config
 	sfn *sfn.Client
 	db  *dynamodb.Client
-	// writes serialises DynamoDB writes across every role: moto does not serialise
+	// writes serialises DynamoDB requests across every role: moto does not serialise
 	// concurrent requests on one item (two ADDs can lose an update, two transactions
-	// can both pass a condition), which DynamoDB never allows.
+	// can both pass a condition), which DynamoDB never allows; and a read of a missing
+	// partition (a cache miss) inserts it into moto's table, a defaultdict, so a
+	// transaction copying the table at that moment fails with a 500 that the SDK
+	// retries, a request DynamoDB would never see.
 	writes sync.Mutex
 }
 
-// serializedDB makes one DynamoDB write to moto at a time (see cloudStack.writes).
+// serializedDB makes one DynamoDB request to moto at a time (see cloudStack.writes).
 type serializedDB struct {
 	mu *sync.Mutex
 	dynamo.API
+}
+
+func (s serializedDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.GetItem(ctx, in, o...)
+}
+
+func (s serializedDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.BatchGetItem(ctx, in, o...)
+}
+
+func (s serializedDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.Query(ctx, in, o...)
 }
 
 func (s serializedDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
@@ -438,7 +459,7 @@ func (cs *cloudStack) runJob(ctx context.Context, n, batch int, seed uint64) (Cl
 		return job, fmt.Errorf("bench: upload: %w", err)
 	}
 	q := sqsq.New(disp.sqs, cs.st.QueueURL)
-	d := &cloud.Dispatcher{Store: disp.store, Objects: disp.bucket, Queue: q, Executions: disp.sfn,
+	d := &cloud.Dispatcher{Store: disp.store, Cache: disp.store, Objects: disp.bucket, Queue: q, Executions: disp.sfn,
 		Bucket: cs.st.BucketName, StateMachineARN: cs.st.StateMachineArn, Provider: sim.Name(), Model: sim.Model()}
 
 	// 1. The S3 event: dispatch records the job and starts the execution.
