@@ -334,7 +334,7 @@ func checkResult(op, jobID string, r examina.ExerciseResult) error {
 }
 
 // PutResult stores (or replaces) the result of one exercise, without counting it: the
-// cloud path uses RecordResult.
+// cloud path uses CountResult.
 func (s *Store) PutResult(ctx context.Context, jobID string, r examina.ExerciseResult) error {
 	const op = "dynamo.PutResult"
 	if err := ctx.Err(); err != nil {
