@@ -154,7 +154,8 @@ const (
 // total is the job's number of exercises as the analyze message carries it; with it
 // the common case costs one TransactWriteItems (T1) and no read: the result (Put RES#,
 // conditional on attribute_not_exists(PK)), the counter (Update META ADD done :one,
-// and degraded when the analysis is degraded, conditional on done < total-1) and,
+// and degraded when the analysis is degraded, conditional on the job's total being
+// total and done < total-1) and,
 // when cacheKey and cache are both set, the cache entry (the item CachePut writes).
 // The cancellation reasons tell the other cases apart: the put's condition failed →
 // a redelivery, and the counters are read consistently (so the redelivery of a job's
