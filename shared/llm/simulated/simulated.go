@@ -24,6 +24,7 @@ import (
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/llm/offline"
+	"github.com/examina-dev/examina-serverless/shared/retry"
 )
 
 // ProviderName is the name the simulated provider reports.
@@ -188,7 +189,7 @@ func New(cfg Config) *Provider {
 		p.sigma = math.Log(float64(cfg.P99)/float64(cfg.Median)) / z99
 	}
 	if p.cfg.Sleep == nil {
-		p.cfg.Sleep = sleep
+		p.cfg.Sleep = retry.RealClock{}.Sleep
 	}
 	return p
 }
@@ -407,17 +408,3 @@ func splitmix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// sleep waits for d with a real timer, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
