@@ -10,8 +10,10 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/course"
 )
 
-// benchScenarios are the scenarios of `examina bench`, in the order "all" runs them.
-var benchScenarios = []string{"seed", "heavy-tail", "rate-limited", "overhead", "cloud"}
+// benchScenarios returns the scenarios of `examina bench`, in the order "all" runs them.
+func benchScenarios() []string {
+	return []string{"seed", "heavy-tail", "rate-limited", "overhead", "cloud"}
+}
 
 // benchConfig is what `examina bench` is told.
 type benchConfig struct {
@@ -24,9 +26,9 @@ type benchConfig struct {
 }
 
 func (m *Main) bench(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("bench", "bench --scenario "+strings.Join(benchScenarios, "|")+"|all [--json FILE] [--quick]")
+	fs := m.newFlagSet("bench", "bench --scenario "+strings.Join(benchScenarios(), "|")+"|all [--json FILE] [--quick]")
 	var c benchConfig
-	fs.StringVar(&c.scenario, "scenario", "seed", "scenario to run: "+strings.Join(benchScenarios, ", ")+" or all")
+	fs.StringVar(&c.scenario, "scenario", "seed", "scenario to run: "+strings.Join(benchScenarios(), ", ")+" or all")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the JSON report to FILE (- for stdout)")
 	fs.BoolVar(&c.quick, "quick", false, "seed scenario only: latencies divided by 10 (a smoke run of a few seconds)")
 	fs.StringVar(&c.input, "input", "", "seed scenario: analyse the first 27 exercises of this course file instead of a generated course")
@@ -41,10 +43,10 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	var names []string
 	switch c.scenario {
 	case "all":
-		names = benchScenarios
+		names = benchScenarios()
 	default:
-		if !slices.Contains(benchScenarios, c.scenario) {
-			return usagef("unknown --scenario %q: use %s or all", c.scenario, strings.Join(benchScenarios, ", "))
+		if !slices.Contains(benchScenarios(), c.scenario) {
+			return usagef("unknown --scenario %q: use %s or all", c.scenario, strings.Join(benchScenarios(), ", "))
 		}
 		names = []string{c.scenario}
 	}
