@@ -2,7 +2,7 @@
 FUNCTIONS  := dispatch analyze merge
 GO_BUILD   := CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w"
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
-FUZZTIME   ?= 20s
+FUZZTIME   ?= 1m
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 
 .PHONY: build test lint fmt vet staticcheck cfn-lint bench fuzz deploy clean moto rie \
