@@ -114,25 +114,25 @@ func (d *Dispatcher) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 		Action string `json:"action"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, invalid("cloud.Dispatch", "event is not a JSON object: %v", err)
+		return nil, invalid("cloud.Dispatch", "event is not a JSON object: %w", err)
 	}
 	switch {
 	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:s3":
 		var ev S3Event
 		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, invalid("cloud.Dispatch", "decoding S3 event: %v", err)
+			return nil, invalid("cloud.Dispatch", "decoding S3 event: %w", err)
 		}
 		return nil, d.HandleS3(ctx, ev)
 	case len(probe.RequestContext.HTTP) > 0 && string(probe.RequestContext.HTTP) != "null":
 		req, err := decodeAPIRequest(raw)
 		if err != nil {
-			return nil, invalid("cloud.Dispatch", "decoding API request: %v", err)
+			return nil, invalid("cloud.Dispatch", "decoding API request: %w", err)
 		}
 		return d.HandleAPI(ctx, req), nil
 	case probe.Action == "fanout":
 		var in FanOutInput
 		if err := json.Unmarshal(raw, &in); err != nil {
-			return nil, invalid("cloud.Dispatch", "decoding fan-out task: %v", err)
+			return nil, invalid("cloud.Dispatch", "decoding fan-out task: %w", err)
 		}
 		return nil, d.FanOut(ctx, in)
 	}
