@@ -85,7 +85,10 @@ func (s *Store) Exercises(ctx context.Context, jobID string) ([]examina.Exercise
 
 // StartFanOut stores the state machine's task token on a pending or running job and
 // marks it running; it returns the updated job. A missing job is KindNotFound, a job
-// in another state KindConflict.
+// in another state KindConflict. It clears the signalled flag: when the state machine
+// retries the fan-out task, a claim won for the previous token must not stop the new
+// token from being signalled (the resent messages are redeliveries, and the first of
+// them to see done == total claims again).
 func (s *Store) StartFanOut(ctx context.Context, jobID, taskToken string) (examina.Job, error) {
 	const op = "dynamo.StartFanOut"
 	if err := ctx.Err(); err != nil {
@@ -97,7 +100,7 @@ func (s *Store) StartFanOut(ctx context.Context, jobID, taskToken string) (exami
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.table,
 		Key:                      key(jobPK(jobID), skMeta),
-		UpdateExpression:         aws.String("SET task_token = :token, #status = :running, updated_at = :now"),
+		UpdateExpression:         aws.String("SET task_token = :token, #status = :running, updated_at = :now REMOVE signalled"),
 		ConditionExpression:      aws.String("attribute_exists(PK) AND #status IN (:pending, :running)"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{

@@ -284,6 +284,21 @@ func TestCloudOperations(t *testing.T) {
 		if err != nil || j.Status != examina.JobRunning {
 			t.Fatalf("StartFanOut = %s, %v", j.Status, err)
 		}
+		// The job completes and the claim is won with the first token; then the state
+		// machine retries the fan-out task with a new token: the new token can be
+		// claimed and signalled.
+		if _, _, _, err := s.RecordResult(ctx, "ok", storetest.Result(0)); err != nil {
+			t.Fatal(err)
+		}
+		if tok, won, err := s.ClaimSignal(ctx, "ok"); err != nil || !won || tok != "tok" {
+			t.Fatalf("first claim = %q, %v, %v", tok, won, err)
+		}
+		if _, err := s.StartFanOut(ctx, "ok", "tok-retry"); err != nil {
+			t.Fatal(err)
+		}
+		if tok, won, err := s.ClaimSignal(ctx, "ok"); err != nil || !won || tok != "tok-retry" {
+			t.Fatalf("claim after a retried fan-out = %q, %v, %v; want the new token won", tok, won, err)
+		}
 	})
 
 	t.Run("MergedAndComplete", func(t *testing.T) {
