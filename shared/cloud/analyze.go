@@ -141,24 +141,29 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 	if maxReceives <= 0 {
 		maxReceives = 3
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		left := h.MinTimeLeft
-		if left <= 0 {
-			left = 10 * time.Second
+	last := receives >= maxReceives
+	var (
+		a        examina.Analysis
+		cacheKey string
+	)
+	if h.timeLeft(ctx) {
+		a, cacheKey, err = h.analyze(ctx, log, task, last)
+		if err != nil {
+			log.LogAttrs(ctx, slog.LevelWarn, "analysis failed: message will be redelivered",
+				slog.Int("receive", receives), slog.String("error", err.Error()))
+			return false
 		}
-		if dl.Sub(h.now()) < left {
+	} else {
+		if !last {
 			log.LogAttrs(ctx, slog.LevelWarn, "not enough time left: message returned to the queue")
 			return false
 		}
-	}
-	a, cacheKey, err := h.analyze(ctx, log, task, receives >= maxReceives)
-	if err != nil {
-		log.LogAttrs(ctx, slog.LevelWarn, "analysis failed: message will be redelivered",
-			slog.Int("receive", receives), slog.String("error", err.Error()))
-		return false
+		// No redelivery follows the last receive: count the degraded default now rather
+		// than leave the exercise uncounted in the DLQ (the job must always complete).
+		log.LogAttrs(ctx, slog.LevelWarn, "not enough time left on the last receive: degraded default recorded")
+		a = examina.DefaultAnalysis("not enough time left on the last receive")
 	}
 	res := examina.ExerciseResult{Exercise: task.Exercise, Analysis: a}
-	last := receives >= maxReceives
 	var cache *examina.Analysis
 	if cacheKey != "" {
 		cache = &a
@@ -174,6 +179,20 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 		return true
 	}
 	return h.signal(ctx, log, task.JobID, done, total)
+}
+
+// timeLeft reports whether the invocation has at least MinTimeLeft (default 10s)
+// before its deadline to analyse a message.
+func (h *Analyze) timeLeft(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return true
+	}
+	left := h.MinTimeLeft
+	if left <= 0 {
+		left = 10 * time.Second
+	}
+	return dl.Sub(h.now()) >= left
 }
 
 // record stores and counts the result, with its cache entry when cacheKey is set.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ type throttledStore struct {
 	failFirst int
 	calls     int
 	counted   int
+	statuses  []examina.Status
 }
 
 func (s *throttledStore) CountResult(ctx context.Context, jobID string, r examina.ExerciseResult, total int, cacheKey string, cache *examina.Analysis) (bool, int, int, error) {
@@ -32,6 +34,7 @@ func (s *throttledStore) CountResult(ctx context.Context, jobID string, r examin
 		return false, 0, 0, examina.E("dynamo.CountResult", examina.KindTransient, "ProvisionedThroughputExceededException")
 	}
 	s.counted++
+	s.statuses = append(s.statuses, r.Analysis.Status)
 	return true, s.counted, 2, nil
 }
 func (s *throttledStore) ClaimSignal(context.Context, string) (string, bool, error) {
@@ -81,5 +84,41 @@ func TestLastReceiveKeepsRecording(t *testing.T) {
 	resp, err := h.Handle(ctx, batch(msg("m1", string(body), 3)))
 	if err != nil || len(resp.BatchItemFailures) != 1 || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatalf("with a deadline: %v, %d failures, ctx %v; want the item failed before the deadline", err, len(resp.BatchItemFailures), ctx.Err())
+	}
+}
+
+// TestLastReceiveWithoutTimeCounts: a message that arrives with less than MinTimeLeft
+// before the deadline goes back to the queue, except on its last receive, where the
+// degraded default is counted so the job still completes.
+func TestLastReceiveWithoutTimeCounts(t *testing.T) {
+	body, _ := json.Marshal(cloud.Task{JobID: "ade-0123456789ab", Course: examina.Course{Code: "ADE", Name: "A", Language: "it"},
+		Position: 1, Total: 2, Exercise: examina.Exercise{ID: "e1", Number: "2", Text: "Progettare un contatore modulo 6.", Position: 1}})
+	called := false
+	src := func(context.Context) (*pipeline.Analyzer, error) {
+		called = true
+		return &pipeline.Analyzer{Provider: offline.New(), Policy: retry.DefaultPolicy(), Language: "it"}, nil
+	}
+	for _, tt := range []struct {
+		receive    int
+		wantFailed bool
+		wantStatus []examina.Status
+	}{
+		{1, true, nil},
+		{3, false, []examina.Status{examina.StatusDegraded}},
+	} {
+		st := &throttledStore{}
+		h := &cloud.Analyze{Store: st, Analyzer: src, MaxReceives: 3, MinTimeLeft: time.Hour}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		resp, err := h.Handle(ctx, batch(msg("m1", string(body), tt.receive)))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if failed := len(resp.BatchItemFailures) == 1; failed != tt.wantFailed || !slices.Equal(st.statuses, tt.wantStatus) {
+			t.Fatalf("receive %d: failed %v, counted %v; want %v, %v", tt.receive, failed, st.statuses, tt.wantFailed, tt.wantStatus)
+		}
+	}
+	if called {
+		t.Fatal("the provider was built although no message had time to be analysed")
 	}
 }
