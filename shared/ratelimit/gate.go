@@ -126,6 +126,7 @@ func (g *Gate) Acquire(ctx context.Context, tokens int) error {
 		if err := g.clock.Sleep(ctx, d); err != nil {
 			g.mu.Lock()
 			g.inflight--
+			g.unreserve(t, tokens)
 			g.signal()
 			g.mu.Unlock()
 			return err
@@ -169,6 +170,19 @@ func (g *Gate) reserve(now time.Time, n int) time.Time {
 	g.last = t
 	g.lastTokens = n
 	return t
+}
+
+// unreserve takes back a reservation made by reserve for a call that never started
+// (its wait was cancelled), so later callers do not wait for budget nobody used.
+func (g *Gate) unreserve(t time.Time, n int) {
+	g.requests.remove(t, 1)
+	g.tokens.remove(t, n)
+	if g.last.Equal(t) {
+		g.last = g.requests.latest()
+		if l := g.tokens.latest(); l.After(g.last) {
+			g.last = l
+		}
+	}
 }
 
 // Release records the outcome of a call started by Acquire: a rate-limited error

@@ -237,9 +237,13 @@ func TestGateSleepCancelled(t *testing.T) {
 	if err := g.Acquire(ctx, 1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Acquire = %v, want cancelled", err)
 	}
-	// The slot was given back.
+	// The slot was given back, and so was the cancelled call's place in the request
+	// window: the next call starts one minute after the first, not two.
 	if err := g.Acquire(context.Background(), 1); err != nil {
 		t.Fatal(err)
+	}
+	if got := clock.Now().Sub(t0); got > time.Minute+time.Second {
+		t.Fatalf("the call after a cancelled wait started at +%v, want +1m: the cancelled reservation was kept", got)
 	}
 }
 

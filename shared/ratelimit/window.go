@@ -59,3 +59,27 @@ func (w *window) add(t time.Time, n int) {
 	w.log = append(w.log, entry{at: t, n: min(n, w.limit)})
 	w.sum += min(n, w.limit)
 }
+
+// remove takes back n units recorded at t by add (a reservation that was not used);
+// it is a no-op if no such entry remains.
+func (w *window) remove(t time.Time, n int) {
+	if w.limit <= 0 || n <= 0 {
+		return
+	}
+	n = min(n, w.limit)
+	for i := len(w.log) - 1; i >= 0; i-- {
+		if w.log[i].at.Equal(t) && w.log[i].n == n {
+			w.log = append(w.log[:i], w.log[i+1:]...)
+			w.sum -= n
+			return
+		}
+	}
+}
+
+// latest is the instant of the newest entry, or the zero time.
+func (w *window) latest() time.Time {
+	if len(w.log) == 0 {
+		return time.Time{}
+	}
+	return w.log[len(w.log)-1].at
+}
