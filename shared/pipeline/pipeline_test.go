@@ -20,7 +20,13 @@ import (
 // and the most calls ever in flight. fail decides, per exercise and call number,
 // whether the call fails and how.
 type fakeProvider struct {
-	hold     time.Duration
+	hold time.Duration
+	// gather, when > 0, makes the first gather calls wait until gather calls are in
+	// flight at once (a barrier, so reaching the bound does not depend on timing);
+	// gathered must then be a fresh channel.
+	gather   int
+	gathered chan struct{}
+	started  atomic.Int64
 	fail     func(pos, call int) error
 	mu       sync.Mutex
 	calls    map[int]int
@@ -42,6 +48,17 @@ func (f *fakeProvider) Complete(ctx context.Context, req examina.Request) (exami
 		}
 	}
 	f.total.Add(1)
+	if f.gather > 0 {
+		if s := f.started.Add(1); s <= int64(f.gather) {
+			if s == int64(f.gather) {
+				close(f.gathered)
+			}
+			select {
+			case <-f.gathered:
+			case <-time.After(10 * time.Second): // the bound is never reached: the test fails
+			}
+		}
+	}
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = map[int]int{}
@@ -114,14 +131,14 @@ func newRunner(st examina.Store, p examina.Provider, batch int) *pipeline.Runner
 func TestWindowBound(t *testing.T) {
 	for _, tc := range []struct{ exercises, batch int }{{27, 10}, {5, 10}, {40, 1}, {64, 7}} {
 		t.Run(fmt.Sprintf("%d_by_%d", tc.exercises, tc.batch), func(t *testing.T) {
-			p := &fakeProvider{hold: 20 * time.Millisecond}
+			want := min(tc.batch, tc.exercises)
+			p := &fakeProvider{hold: 5 * time.Millisecond, gather: want, gathered: make(chan struct{})}
 			r := newRunner(openStore(t, t.TempDir()), p, tc.batch)
 			res, err := r.Run(context.Background(), course(tc.exercises))
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := int64(min(tc.batch, tc.exercises))
-			if got := p.maxIn.Load(); got != want {
+			if got := p.maxIn.Load(); got != int64(want) {
 				t.Errorf("max in flight = %d, want exactly %d (the bound, reached)", got, want)
 			}
 			if res.Stats.ProviderCalls != tc.exercises || int(p.total.Load()) != tc.exercises {
@@ -291,9 +308,12 @@ func TestFailuresIsolated(t *testing.T) {
 }
 
 func TestDeadlineShortensCalls(t *testing.T) {
+	// The provider would answer after a minute; the context ends in 4 s and the
+	// Analyzer keeps a 2 s margin, so it must give up about 2 s in, leaving 2 s of slack
+	// for a loaded machine before the deadline.
 	p := &fakeProvider{hold: time.Minute}
-	a := &pipeline.Analyzer{Provider: p, Policy: retry.Policy{MaxRetries: 5}, Language: "en", DeadlineMargin: 50 * time.Millisecond}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	a := &pipeline.Analyzer{Provider: p, Policy: retry.Policy{MaxRetries: 5}, Language: "en", DeadlineMargin: 2 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	got, err := a.Analyze(ctx, course(1).Course, course(1).Exercises[0], "")
 	var ex *pipeline.ExhaustedError
