@@ -152,13 +152,52 @@ func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
 }
 
 func (m *Main) parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(flagsFirst(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err // the flag package has printed the usage
 		}
 		return usagef("%v (see 'examina %s --help')", err, fs.Name())
 	}
 	return nil
+}
+
+// flagsFirst moves positional arguments after the flags, so that
+// `examina results JOB --format table` works like `examina results --format table JOB`
+// (the flag package stops at the first positional argument). Everything after "--"
+// stays positional.
+func flagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			positional = append(positional, args[i+1:]...)
+			return append(append(flags, "--"), positional...)
+		case len(a) < 2 || a[0] != '-':
+			positional = append(positional, a)
+		default:
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			f := fs.Lookup(name)
+			if f == nil {
+				continue // an unknown flag: Parse reports it
+			}
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+				continue
+			}
+			if i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		}
+	}
+	if len(positional) == 0 {
+		return flags
+	}
+	return append(append(flags, "--"), positional...)
 }
 
 // envOr returns the environment value of key, or def when unset.

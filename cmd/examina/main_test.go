@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,10 @@ func TestAnalyzeExampleThenResume(t *testing.T) {
 	code, stdout, _ = run(t, nil, "jobs", "--store", store)
 	if code != exitOK || !strings.Contains(stdout, res.JobID) || !strings.Contains(stdout, "completed") {
 		t.Fatalf("jobs: exit %d\n%s", code, stdout)
+	}
+	code, stdout, _ = run(t, nil, "results", res.JobID, "--store", store, "--format", "table")
+	if code != exitOK || !strings.Contains(stdout, "merged groups") {
+		t.Fatalf("results JOB --format table (flags after the job id): exit %d\n%s", code, stdout)
 	}
 	code, stdout, _ = run(t, nil, "results", "--store", store, res.JobID)
 	var again examina.Result
@@ -215,6 +220,25 @@ func TestOpenAICompatibleServer(t *testing.T) {
 	for name, text := range map[string]string{"stdout": stdout, "stderr": stderr, "result": string(data)} {
 		if strings.Contains(text, key) {
 			t.Fatalf("the API key leaked into %s", name)
+		}
+	}
+}
+
+func TestFlagsFirst(t *testing.T) {
+	m := &Main{Stdout: new(bytes.Buffer), Stderr: new(bytes.Buffer), Getenv: func(string) string { return "" }, Now: time.Now}
+	fs := m.newFlagSet("analyze", "")
+	m.analyzeFlags(fs)
+	tests := []struct{ in, want []string }{
+		{[]string{"f.json", "--batch-size", "3"}, []string{"--batch-size", "3", "--", "f.json"}},
+		{[]string{"--force", "f.json", "--sequential"}, []string{"--force", "--sequential", "--", "f.json"}},
+		{[]string{"--out=x.json", "f.json"}, []string{"--out=x.json", "--", "f.json"}},
+		{[]string{"--input", "f.json"}, []string{"--input", "f.json"}},
+		{[]string{"--bogus", "f.json"}, []string{"--bogus", "--", "f.json"}},
+		{[]string{"a", "--", "--b"}, []string{"--", "a", "--b"}},
+	}
+	for _, tt := range tests {
+		if got := flagsFirst(fs, tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("flagsFirst(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
