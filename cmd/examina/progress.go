@@ -56,12 +56,14 @@ func (p *progress) Start(total, resumed, todo int) {
 func (p *progress) Done(r examina.ExerciseResult) {
 	p.done++
 	p.processed++
-	p.retries += max(r.Analysis.Attempts-1, 0)
 	switch r.Analysis.Status {
 	case examina.StatusCached:
-		p.cached++
+		p.cached++ // its attempts were made by an earlier run
 	case examina.StatusDegraded:
 		p.degraded++
+		p.retries += max(r.Analysis.Attempts-1, 0)
+	default:
+		p.retries += max(r.Analysis.Attempts-1, 0)
 	}
 	if p.bar != nil {
 		p.bar.Describe(fmt.Sprintf("analysing (retries %d, degraded %d)", p.retries, p.degraded))
