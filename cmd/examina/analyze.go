@@ -63,7 +63,7 @@ func (m *Main) analyzeFlags(fs *flag.FlagSet) *analyzeConfig {
 	fs.IntVar(&c.limits.MaxExerciseChars, "max-exercise-chars", d.MaxExerciseChars, "largest exercise text, in characters")
 	fs.IntVar(&c.limits.MaxExercises, "max-exercises", d.MaxExercises, "most exercises in a course file")
 	fs.Int64Var(&c.limits.MaxFileBytes, "max-file-bytes", d.MaxFileBytes, "largest course file, in bytes")
-	fs.StringVar(&c.logLevel, "log-level", env.str("EXAMINA_LOG_LEVEL", "warn"), "debug, info, warn or error (env EXAMINA_LOG_LEVEL); logs go to stderr")
+	fs.StringVar(&c.logLevel, "log-level", env.str("EXAMINA_LOG_LEVEL", "error"), "debug, info, warn or error (env EXAMINA_LOG_LEVEL); logs go to stderr, the summary reports degraded exercises")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress output")
 	return c
 }
@@ -175,9 +175,17 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 		return err
 	}
 	if c.format == "json" {
-		return writeJSON(m.Stdout, res)
+		if err := writeJSON(m.Stdout, res); err != nil {
+			return err
+		}
+	} else {
+		printSummary(m.Stdout, res, summaryInfo{out: out, heuristic: prov.Provider.Name() == "offline", batch: c.batchSize})
 	}
-	printSummary(m.Stdout, res, summaryInfo{out: out, heuristic: prov.Provider.Name() == "offline", batch: c.batchSize})
+	if st := res.Stats; st.Exercises > 0 && st.Degraded == st.Exercises {
+		// A result made only of default analyses is a failed run, even though it is
+		// stored (and --retry-degraded can finish it once the provider works).
+		return fmt.Errorf("the provider failed every exercise (first error: %s); check its configuration, then run again with --retry-degraded", firstDegraded(res))
+	}
 	return nil
 }
 

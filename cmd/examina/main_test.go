@@ -242,3 +242,14 @@ func TestFlagsFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryExerciseDegradedFails: a provider that fails every call (a bad key) gives
+// a stored, resumable result but exit code 1 and the first error, not a silent success.
+func TestEveryExerciseDegradedFails(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, nil, "analyze", "--input", example, "--store", filepath.Join(dir, "s"), "--quiet",
+		"--provider", "simulated", "--latency", "0s", "--jitter", "0s", "--fail-rate", "1", "--fail-kinds", "401")
+	if code != exitRun || !strings.Contains(stderr, "failed every exercise") || !strings.Contains(stdout, "first error") {
+		t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", code, exitRun, stdout, stderr)
+	}
+}

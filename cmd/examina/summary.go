@@ -58,7 +58,7 @@ func printSummary(w io.Writer, res examina.Result, info summaryInfo) {
 		fmt.Fprintf(w, "\nNo provider calls: %s. Use --force to analyse again.\n", strings.Join(why, "; "))
 	}
 	if st.Degraded > 0 {
-		fmt.Fprintf(w, "\n%d exercise(s) degraded after their retries ran out; run again with --retry-degraded to retry only those.\n", st.Degraded)
+		fmt.Fprintf(w, "\n%d exercise(s) degraded after their retries ran out (first error: %s); run again with --retry-degraded to retry only those.\n", st.Degraded, firstDegraded(res))
 	}
 	if len(res.Topics) == 0 {
 		return
@@ -70,4 +70,14 @@ func printSummary(w io.Writer, res examina.Result, info summaryInfo) {
 		fmt.Fprintf(tw, "  %s\t%d\t%s\n", t.Name, t.ExerciseCount, strings.Join(t.CoreLoops, ", "))
 	}
 	tw.Flush()
+}
+
+// firstDegraded returns the error of the first degraded exercise, in position order.
+func firstDegraded(res examina.Result) string {
+	for _, r := range res.Exercises {
+		if r.Analysis.Status == examina.StatusDegraded {
+			return r.Analysis.Error
+		}
+	}
+	return ""
 }

@@ -85,6 +85,10 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 		CreatedAt:     started.UTC(),
 	}
 	log = log.With(slog.String("job_id", job.ID))
+	// The Analyzer logs through the job's logger, so every line carries the job id
+	// (and the Analyzer adds the exercise's position).
+	an := *r.Analyzer
+	an.Logger = log
 
 	existing := map[int]examina.ExerciseResult{}
 	if prev, err := r.Store.GetJob(ctx, job.ID); err == nil {
@@ -126,7 +130,7 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 	log.LogAttrs(ctx, slog.LevelInfo, "run started", slog.Int("exercises", len(cf.Exercises)),
 		slog.Int("resumed", resumed), slog.Int("todo", len(todo)), slog.String("provider", job.Provider))
 
-	counts, runErr := r.analyzeAll(ctx, clock, log, job, cf, todo)
+	counts, runErr := r.analyzeAll(ctx, &an, job, cf, todo)
 	if r.Progress != nil {
 		r.Progress.Finish()
 	}
@@ -205,7 +209,7 @@ func (c *runCounts) add(a examina.Analysis) {
 }
 
 // analyzeAll runs the sliding window over todo and writes results as they finish.
-func (r *Runner) analyzeAll(ctx context.Context, clock retry.Clock, log *slog.Logger, job examina.Job, cf examina.CourseFile, todo []int) (runCounts, error) {
+func (r *Runner) analyzeAll(ctx context.Context, an *Analyzer, job examina.Job, cf examina.CourseFile, todo []int) (runCounts, error) {
 	var counts runCounts
 	if len(todo) == 0 {
 		return counts, nil
@@ -224,7 +228,7 @@ func (r *Runner) analyzeAll(ctx context.Context, clock retry.Clock, log *slog.Lo
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				res, err := r.one(wctx, job, cf, i)
+				res, err := r.one(wctx, an, job, cf, i)
 				if err != nil {
 					if wctx.Err() == nil {
 						cancel(err)
@@ -306,10 +310,10 @@ loop:
 
 // one analyses exercise i, through the cache unless forced. It returns an error only
 // when the run must stop (interruption, store failure).
-func (r *Runner) one(ctx context.Context, job examina.Job, cf examina.CourseFile, i int) (done, error) {
+func (r *Runner) one(ctx context.Context, an *Analyzer, job examina.Job, cf examina.CourseFile, i int) (done, error) {
 	ex := cf.Exercises[i]
 	prev := cf.Previous(i)
-	key := analysis.CacheKey(job.PromptVersion, job.Provider, job.Model, r.Analyzer.Language, cf.Course, ex.Text, prev)
+	key := analysis.CacheKey(job.PromptVersion, job.Provider, job.Model, an.Language, cf.Course, ex.Text, prev)
 	if !r.Force {
 		a, ok, err := r.Store.CacheGet(ctx, key)
 		if err != nil {
@@ -320,7 +324,7 @@ func (r *Runner) one(ctx context.Context, job examina.Job, cf examina.CourseFile
 			return done{res: examina.ExerciseResult{Exercise: ex, Analysis: a}}, nil
 		}
 	}
-	a, err := r.Analyzer.Analyze(ctx, cf.Course, ex, prev)
+	a, err := an.Analyze(ctx, cf.Course, ex, prev)
 	var exhausted *ExhaustedError
 	switch {
 	case err == nil:
