@@ -200,7 +200,11 @@ func TestServer(t *testing.T) {
 			if tc.name == "" && strings.HasSuffix(aws.ToString(out.ExecutionArn), ":None") {
 				t.Errorf("unnamed execution got the name None: %s", aws.ToString(out.ExecutionArn))
 			}
-			if got := waitStatus(t, ctx, c, aws.ToString(out.ExecutionArn)); got != tc.want {
+			got, err := mototest.WaitExecution(ctx, c, aws.ToString(out.ExecutionArn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
 				t.Errorf("execution %d status = %s, want %s", i, got, tc.want)
 			}
 		}
@@ -236,22 +240,4 @@ func invokeStub(t *testing.T, ctx context.Context, endpoint, arn string) (body, 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b), resp.Header.Get("X-Amz-Function-Error")
-}
-
-func waitStatus(t *testing.T, ctx context.Context, c *sfn.Client, arn string) sfntypes.ExecutionStatus {
-	t.Helper()
-	for {
-		d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &arn})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.Status != sfntypes.ExecutionStatusRunning {
-			return d.Status
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("execution %s still running: %v", arn, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
