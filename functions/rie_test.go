@@ -546,53 +546,21 @@ func (e *env) execution(id string) *sfn.DescribeExecutionOutput {
 // fanOutToken waits for the execution's fan-out task and returns its task token.
 func (e *env) fanOutToken(exec string) string {
 	e.t.Helper()
-	for {
-		hist, err := e.sfn.GetExecutionHistory(e.ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: &exec})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		for _, ev := range hist.Events {
-			if ev.Type != sfntypes.HistoryEventTypeTaskScheduled || ev.TaskScheduledEventDetails == nil {
-				continue
-			}
-			var p struct {
-				Payload struct {
-					Action    string `json:"action"`
-					TaskToken string `json:"task_token"`
-				}
-			}
-			if err := json.Unmarshal([]byte(aws.ToString(ev.TaskScheduledEventDetails.Parameters)), &p); err != nil {
-				e.t.Fatal(err)
-			}
-			if p.Payload.Action == "fanout" && p.Payload.TaskToken != "" {
-				return p.Payload.TaskToken
-			}
-		}
-		select {
-		case <-e.ctx.Done():
-			e.t.Fatalf("no fan-out task scheduled in %s", exec)
-		case <-time.After(50 * time.Millisecond):
-		}
+	token, err := mototest.FanOutToken(e.ctx, e.sfn, exec)
+	if err != nil {
+		e.t.Fatal(err)
 	}
+	return token
 }
 
 // finish waits for the execution to end and returns its status.
 func (e *env) finish(exec string) sfntypes.ExecutionStatus {
 	e.t.Helper()
-	for {
-		d, err := e.sfn.DescribeExecution(e.ctx, &sfn.DescribeExecutionInput{ExecutionArn: &exec})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if d.Status != sfntypes.ExecutionStatusRunning {
-			return d.Status
-		}
-		select {
-		case <-e.ctx.Done():
-			e.t.Fatalf("execution %s still running", exec)
-		case <-time.After(50 * time.Millisecond):
-		}
+	st, err := mototest.WaitExecution(e.ctx, e.sfn, exec)
+	if err != nil {
+		e.t.Fatal(err)
 	}
+	return st
 }
 
 // queueDepth returns the queue's visible plus in-flight messages.

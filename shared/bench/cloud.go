@@ -210,54 +210,6 @@ type cloudStack struct {
 	writes sync.Mutex
 }
 
-// serializedDB makes one DynamoDB request to moto at a time (see cloudStack.writes).
-type serializedDB struct {
-	mu *sync.Mutex
-	dynamo.API
-}
-
-func (s serializedDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.GetItem(ctx, in, o...)
-}
-
-func (s serializedDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.BatchGetItem(ctx, in, o...)
-}
-
-func (s serializedDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.Query(ctx, in, o...)
-}
-
-func (s serializedDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.PutItem(ctx, in, o...)
-}
-
-func (s serializedDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.UpdateItem(ctx, in, o...)
-}
-
-func (s serializedDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.TransactWriteItems(ctx, in, o...)
-}
-
-func (s serializedDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.BatchWriteItem(ctx, in, o...)
-}
-
 // roleClients are the adapters of one role, built from a counted configuration.
 type roleClients struct {
 	store  *dynamo.Store
@@ -269,7 +221,7 @@ type roleClients struct {
 func (cs *cloudStack) clients(c *AWSCounter) roleClients {
 	cfg := c.Instrument(cs.cfg)
 	return roleClients{
-		store:  dynamo.New(serializedDB{mu: &cs.writes, API: dynamodb.NewFromConfig(cfg)}, cs.st.TableName),
+		store:  dynamo.New(mototest.NewSerialDynamoDB(dynamodb.NewFromConfig(cfg), &cs.writes), cs.st.TableName),
 		bucket: s3obj.New(s3.NewFromConfig(cfg), cs.st.BucketName),
 		sqs:    sqs.NewFromConfig(cfg),
 		sfn:    sfn.NewFromConfig(cfg),
@@ -476,9 +428,9 @@ func (cs *cloudStack) runJob(ctx context.Context, n, batch int, seed uint64) (Cl
 		return job, err
 	}
 	// 2. The fan-out task, invoked by the state machine with its task token.
-	token, err := cs.fanOutToken(ctx, exec)
+	token, err := mototest.FanOutToken(ctx, cs.sfn, exec)
 	if err != nil {
-		return job, err
+		return job, fmt.Errorf("bench: %w", err)
 	}
 	fan, _ := json.Marshal(cloud.FanOutInput{Action: "fanout", JobID: jobID, TaskToken: token})
 	if err := timed(RoleDispatch, func() error { _, err := d.Handle(ctx, fan); return err }); err != nil {
@@ -499,9 +451,9 @@ func (cs *cloudStack) runJob(ctx context.Context, n, batch int, seed uint64) (Cl
 		return job, err
 	}
 	// 4. The execution moves on to Merge (a stub on moto); the merge function runs.
-	status, err := cs.finish(ctx, exec)
+	status, err := mototest.WaitExecution(ctx, cs.sfn, exec)
 	if err != nil {
-		return job, err
+		return job, fmt.Errorf("bench: %w", err)
 	}
 	if status != sfntypes.ExecutionStatusSucceeded {
 		return job, fmt.Errorf("bench: execution %s ended %s", exec, status)
@@ -629,60 +581,6 @@ func (cs *cloudStack) findExecution(ctx context.Context, code string) (exec, job
 		}
 	}
 	return "", "", fmt.Errorf("bench: no execution for course %s", code)
-}
-
-// fanOutToken waits for the execution's fan-out task and returns its task token.
-func (cs *cloudStack) fanOutToken(ctx context.Context, exec string) (string, error) {
-	for {
-		hist, err := cs.sfn.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: &exec})
-		if err != nil {
-			return "", fmt.Errorf("bench: execution history: %w", err)
-		}
-		submitted := false
-		var token string
-		for _, e := range hist.Events {
-			switch e.Type {
-			case sfntypes.HistoryEventTypeTaskSubmitted:
-				submitted = true
-			case sfntypes.HistoryEventTypeTaskScheduled:
-				var p struct {
-					Payload struct {
-						TaskToken string `json:"task_token"`
-					}
-				}
-				if err := json.Unmarshal([]byte(aws.ToString(e.TaskScheduledEventDetails.Parameters)), &p); err != nil {
-					return "", fmt.Errorf("bench: fan-out parameters: %w", err)
-				}
-				token = p.Payload.TaskToken
-			}
-		}
-		if submitted && token != "" {
-			return token, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// finish waits for the execution to end and returns its status.
-func (cs *cloudStack) finish(ctx context.Context, exec string) (sfntypes.ExecutionStatus, error) {
-	for {
-		d, err := cs.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &exec})
-		if err != nil {
-			return "", fmt.Errorf("bench: describing the execution: %w", err)
-		}
-		if d.Status != sfntypes.ExecutionStatusRunning {
-			return d.Status, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 // statesEntered returns the names of the states the execution entered, in order: each

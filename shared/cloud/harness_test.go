@@ -62,7 +62,7 @@ func newStack(t *testing.T) *stack {
 	cfg := srv.AWSConfig(ctx)
 	s := &stack{t: t, ctx: ctx, srv: srv, st: st, s3: s3.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg),
 		sfn: sfn.NewFromConfig(cfg), db: dynamodb.NewFromConfig(cfg)}
-	s.store = dynamo.New(&serializedDB{API: s.db}, st.TableName)
+	s.store = dynamo.New(mototest.NewSerialDynamoDB(s.db, new(sync.Mutex)), st.TableName)
 	s.bucket = s3obj.New(s.s3, st.BucketName)
 	return s
 }
@@ -222,108 +222,19 @@ func (p *flakyProvider) Complete(ctx context.Context, req examina.Request) (exam
 // fanOutToken waits for the execution's fan-out task and returns its task token.
 func (s *stack) fanOutToken(exec string) string {
 	s.t.Helper()
-	for {
-		hist, err := s.sfn.GetExecutionHistory(s.ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: &exec})
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		submitted := false
-		var token string
-		for _, e := range hist.Events {
-			switch e.Type {
-			case sfntypes.HistoryEventTypeTaskSubmitted:
-				submitted = true
-			case sfntypes.HistoryEventTypeTaskScheduled:
-				var p struct {
-					Payload struct {
-						TaskToken string `json:"task_token"`
-					}
-				}
-				if err := json.Unmarshal([]byte(aws.ToString(e.TaskScheduledEventDetails.Parameters)), &p); err != nil {
-					s.t.Fatal(err)
-				}
-				token = p.Payload.TaskToken
-			}
-		}
-		if submitted && token != "" {
-			return token
-		}
-		select {
-		case <-s.ctx.Done():
-			s.t.Fatalf("no fan-out task in %s", exec)
-		case <-time.After(50 * time.Millisecond):
-		}
+	token, err := mototest.FanOutToken(s.ctx, s.sfn, exec)
+	if err != nil {
+		s.t.Fatal(err)
 	}
+	return token
 }
 
 // finish waits for the execution to end and returns its status.
 func (s *stack) finish(exec string) sfntypes.ExecutionStatus {
 	s.t.Helper()
-	for {
-		d, err := s.sfn.DescribeExecution(s.ctx, &sfn.DescribeExecutionInput{ExecutionArn: &exec})
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		if d.Status != sfntypes.ExecutionStatusRunning {
-			return d.Status
-		}
-		select {
-		case <-s.ctx.Done():
-			s.t.Fatalf("execution %s still running", exec)
-		case <-time.After(50 * time.Millisecond):
-		}
+	st, err := mototest.WaitExecution(s.ctx, s.sfn, exec)
+	if err != nil {
+		s.t.Fatal(err)
 	}
-}
-
-// serializedDB makes one request to moto at a time: moto does not serialize concurrent
-// requests on one item (two transactions can both pass attribute_not_exists, two ADDs
-// can lose an update), which DynamoDB's serializable transactions never allow; and a
-// read of a missing partition inserts it into moto's table (a defaultdict), which
-// makes a concurrent transaction's copy of the table fail with a 500. The store's
-// logic under concurrent callers is what the tests check, not moto's locking.
-type serializedDB struct {
-	mu sync.Mutex
-	dynamo.API
-}
-
-func (s *serializedDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.GetItem(ctx, in, o...)
-}
-
-func (s *serializedDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.BatchGetItem(ctx, in, o...)
-}
-
-func (s *serializedDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.Query(ctx, in, o...)
-}
-
-func (s *serializedDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.PutItem(ctx, in, o...)
-}
-
-func (s *serializedDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.UpdateItem(ctx, in, o...)
-}
-
-func (s *serializedDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.TransactWriteItems(ctx, in, o...)
-}
-
-func (s *serializedDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.BatchWriteItem(ctx, in, o...)
+	return st
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/storetest"
 )
 
@@ -68,7 +69,7 @@ func (c *counting) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 // countingStore returns a store over a fresh table whose requests are counted, and
 // the table's name.
 func (e env) countingStore(t *testing.T) (*dynamo.Store, *counting, string) {
-	c := &counting{API: &serialized{API: e.client}}
+	c := &counting{API: mototest.NewSerialDynamoDB(e.client, new(sync.Mutex))}
 	table := newTable(t, e.srv)
 	s := dynamo.New(c, table)
 	s.Clock = &fakeClock{now: time.Date(2025, 6, 14, 9, 0, 0, 0, time.UTC)}
@@ -213,7 +214,7 @@ func TestCountResultEdgeCases(t *testing.T) {
 	})
 
 	t.Run("cache entry refused alone: counted without it", func(t *testing.T) {
-		r := &refuseCache{API: &serialized{API: e.client}}
+		r := &refuseCache{API: mototest.NewSerialDynamoDB(e.client, new(sync.Mutex))}
 		s := dynamo.New(r, newTable(t, e.srv))
 		s.Clock = &fakeClock{}
 		if _, err := s.CreateJob(ctx, job("rc", 2), exercises(2)); err != nil {
@@ -355,9 +356,9 @@ func TestCountResultInterleavings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			g := newGate(&serialized{API: e.client})
+			g := newGate(mototest.NewSerialDynamoDB(e.client, new(sync.Mutex)))
 			table := newTable(t, e.srv)
-			setupStore := dynamo.New(&serialized{API: e.client}, table)
+			setupStore := dynamo.New(mototest.NewSerialDynamoDB(e.client, new(sync.Mutex)), table)
 			if _, err := setupStore.CreateJob(ctx, job("race", 3), exercises(3)); err != nil {
 				t.Fatal(err)
 			}
@@ -507,7 +508,7 @@ func TestCacheGetMany(t *testing.T) {
 	e := setup(t)
 	ctx := t.Context()
 	table := newTable(t, e.srv)
-	h := &halfUnprocessed{API: &serialized{API: e.client}, left: 2}
+	h := &halfUnprocessed{API: mototest.NewSerialDynamoDB(e.client, new(sync.Mutex)), left: 2}
 	s := dynamo.New(h, table)
 	clock := &fakeClock{now: time.Date(2025, 6, 14, 9, 0, 0, 0, time.UTC)}
 	s.Clock = clock
@@ -556,7 +557,7 @@ func TestCacheGetMany(t *testing.T) {
 	}
 
 	// Unprocessed forever: a transient error after MaxAttempts.
-	h2 := &halfUnprocessed{API: &serialized{API: e.client}, left: 100}
+	h2 := &halfUnprocessed{API: mototest.NewSerialDynamoDB(e.client, new(sync.Mutex)), left: 100}
 	s2 := dynamo.New(h2, table)
 	s2.Clock = clock
 	s2.MaxAttempts = 3

@@ -59,48 +59,8 @@ func setup(t *testing.T) env {
 	return env{srv: srv, client: dynamodb.NewFromConfig(srv.AWSConfig(t.Context()))}
 }
 
-// serialized makes one call to moto at a time. moto does not serialize concurrent
-// requests on one item: two transactions can both pass attribute_not_exists, and two
-// ADDs can lose one update, which DynamoDB's serializable transactions and atomic
-// updates never do. Tests of concurrent callers go through this lock so they test the
-// store's logic, not moto's thread safety.
-type serialized struct {
-	mu sync.Mutex
-	dynamo.API
-}
-
-func (s *serialized) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.GetItem(ctx, in, o...)
-}
-
-func (s *serialized) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.PutItem(ctx, in, o...)
-}
-
-func (s *serialized) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.UpdateItem(ctx, in, o...)
-}
-
-func (s *serialized) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.TransactWriteItems(ctx, in, o...)
-}
-
-func (s *serialized) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.BatchWriteItem(ctx, in, o...)
-}
-
 func (e env) store(t *testing.T) *dynamo.Store {
-	s := dynamo.New(&serialized{API: e.client}, newTable(t, e.srv))
+	s := dynamo.New(mototest.NewSerialDynamoDB(e.client, new(sync.Mutex)), newTable(t, e.srv))
 	s.Clock = &fakeClock{now: time.Date(2025, 6, 14, 9, 0, 0, 0, time.UTC)}
 	return s
 }
