@@ -102,11 +102,7 @@ func HeavyTail(ctx context.Context, cfg HeavyTailConfig) (*Scenario, error) {
 	}
 	gs := gate.Stats()
 	s.Rows[2].Note = fmt.Sprintf("gate: limit %d (lowest %d), %d decreases", gs.Limit, gs.LowestLimit, gs.Decreases)
-	s.figure("work_s", b.Work.Seconds())
-	s.figure("longest_call_s", b.Longest.Seconds())
-	s.figure("limit_window_s", b.Window.Seconds())
-	s.figure("limit_waves_s", b.Waves.Seconds())
-	s.figure("ideal_sliding_s", ideal.Seconds())
+	s.boundFigures(b, ideal)
 	s.figure("ideal_waves_over_sliding", b.Waves.Seconds()/ideal.Seconds())
 	s.target("sliding window speedup over waves", ">=", waves.elapsed.Seconds()/sliding.elapsed.Seconds(), 1.3, "x")
 	s.target("adaptive speedup over waves", ">=", waves.elapsed.Seconds()/adaptive.elapsed.Seconds(), 1.3, "x")
@@ -114,4 +110,15 @@ func HeavyTail(ctx context.Context, cfg HeavyTailConfig) (*Scenario, error) {
 	s.Notes = append(s.Notes, "the 'vs seq' column is against the planned sequential time (the sum of all latencies); the sequential schedule is not run here")
 	s.ElapsedMS = ms(time.Since(began))
 	return s, nil
+}
+
+// boundFigures records the planned bounds of a schedule comparison: the total work, the
+// longest call, the lower bounds of the window and of waves, and the ideal sliding
+// window's time.
+func (s *Scenario) boundFigures(b Bounds, ideal time.Duration) {
+	s.figure("work_s", b.Work.Seconds())
+	s.figure("longest_call_s", b.Longest.Seconds())
+	s.figure("limit_window_s", b.Window.Seconds())
+	s.figure("limit_waves_s", b.Waves.Seconds())
+	s.figure("ideal_sliding_s", ideal.Seconds())
 }

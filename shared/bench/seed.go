@@ -101,11 +101,7 @@ func Seed(ctx context.Context, cfg SeedConfig) (*Scenario, error) {
 		waves.row(WavesName, n, b.Window, b.Waves, seq.elapsed, waves.elapsed),
 		sliding.row(Sliding, n, b.Window, ideal, seq.elapsed, waves.elapsed),
 	}
-	s.figure("work_s", b.Work.Seconds())
-	s.figure("longest_call_s", b.Longest.Seconds())
-	s.figure("limit_window_s", b.Window.Seconds())
-	s.figure("limit_waves_s", b.Waves.Seconds())
-	s.figure("ideal_sliding_s", ideal.Seconds())
+	s.boundFigures(b, ideal)
 	// The same ideals over many latency draws: how reachable the targets are at all.
 	med, medRatio, p90Ratio := idealSpread(cfg.Course, sim, cfg.Batch, 1000)
 	s.figure("ideal_sliding_median_1000_draws_s", med.Seconds())
