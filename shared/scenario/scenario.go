@@ -35,6 +35,9 @@ type Config struct {
 	// RPM is the client-side limit per Window (default Limit; -1: no client-side
 	// limit, only the retry layer's handling of 429s).
 	RPM int
+	// Slack is the client-side limit's margin for skew between its clock and the
+	// server's (default: the gate's, Window/100).
+	Slack time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -120,7 +123,7 @@ func Run(ctx context.Context, cfg Config) (Figures, error) {
 	a := &pipeline.Analyzer{Provider: client, Policy: retry.DefaultPolicy(), Language: "en", CallTimeout: 30 * time.Second}
 	var gate *ratelimit.Gate
 	if cfg.RPM > 0 {
-		gate = ratelimit.NewGate(ratelimit.Config{RPM: cfg.RPM, Per: cfg.Window, MaxConcurrency: cfg.Workers})
+		gate = ratelimit.NewGate(ratelimit.Config{RPM: cfg.RPM, Per: cfg.Window, Slack: cfg.Slack, MaxConcurrency: cfg.Workers})
 		a.Gate = gate
 	}
 	course := examina.Course{Code: "BENCH", Name: "Rate-limit scenario", Language: "en"}
