@@ -22,12 +22,43 @@ type Request struct {
 	// Repair, when set, is the validation error of the previous attempt's output; the
 	// provider includes it so the model can fix its answer.
 	Repair string
+	// Rejected is the previous attempt's answer that Repair is about ("" when the
+	// provider gave no text, e.g. a refusal). Providers send it as the assistant's turn
+	// before the repair, so roles alternate as chat templates require: see Turns.
+	Rejected string
 
 	JobID    string
 	Course   Course
 	Language string // output language: "en" or "it"
 	Exercise Exercise
 	Previous string // text of the previous exercise, "" for the first
+}
+
+// Turn is one message of the conversation after the system prompt.
+type Turn struct {
+	Role    string // RoleUser or RoleAssistant
+	Content string
+}
+
+// Conversation roles of a Turn.
+const (
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
+)
+
+// Turns returns the conversation of r after its system prompt, roles alternating and
+// the last turn the user's: [user] for a first attempt, [user, assistant (the rejected
+// answer), user (the repair)] for a repair with a rejected answer, and [user (prompt and
+// repair)] for a repair without one. Chat templates such as Llama-2's, Mistral's and
+// Gemma's, and Anthropic's and Bedrock's APIs, refuse two user turns in a row.
+func (r Request) Turns() []Turn {
+	switch {
+	case r.Repair == "":
+		return []Turn{{RoleUser, r.Prompt.User}}
+	case r.Rejected == "":
+		return []Turn{{RoleUser, r.Prompt.User + "\n\n" + r.Repair}}
+	}
+	return []Turn{{RoleUser, r.Prompt.User}, {RoleAssistant, r.Rejected}, {RoleUser, r.Repair}}
 }
 
 // Response is a provider's raw answer.

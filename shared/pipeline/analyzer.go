@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/examina-dev/examina-serverless/shared/analysis"
 	"github.com/examina-dev/examina-serverless/shared/examina"
@@ -140,6 +142,7 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 			} else {
 				repaired = true
 				req.Repair = analysis.RepairInstruction(err)
+				req.Rejected = rejected(resp.Text)
 			}
 		case retry.Enlarge:
 			req.MaxTokens = min(req.MaxTokens*2, MaxMaxTokens)
@@ -247,9 +250,27 @@ func (a *Analyzer) fits(ctx context.Context, clock retry.Clock, d time.Duration)
 	return clock.Now().Add(d + 2*a.margin()).Before(dl)
 }
 
+// maxRejectedBytes bounds the rejected answer sent back with a repair: the model needs
+// to see what it said, not 256 KiB of junk.
+const maxRejectedBytes = 16 << 10
+
+// rejected is the answer a repair attempt quotes as the assistant's turn, cut at
+// maxRejectedBytes on a rune boundary and made valid UTF-8.
+func rejected(text string) string {
+	text = strings.ToValidUTF8(strings.TrimSpace(text), "\uFFFD")
+	if len(text) <= maxRejectedBytes {
+		return text
+	}
+	cut := maxRejectedBytes
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut]
+}
+
 // estimateTokens is the rate-limit cost of a request: its prompt (about 4 bytes a
 // token) plus its output budget.
 func estimateTokens(req examina.Request) int {
-	n := len(req.Prompt.System) + len(req.Prompt.User) + len(req.Repair)
+	n := len(req.Prompt.System) + len(req.Prompt.User) + len(req.Repair) + len(req.Rejected)
 	return n/4 + req.MaxTokens
 }

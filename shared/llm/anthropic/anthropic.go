@@ -124,10 +124,11 @@ type messagesResponse struct {
 }
 
 func (c *Client) body(req examina.Request) map[string]any {
-	msgs := []message{{Role: "user", Content: req.Prompt.User}}
-	if req.Repair != "" {
-		// Messages must alternate; the repair instruction joins the user turn.
-		msgs[0].Content += "\n\n" + req.Repair
+	// Messages must alternate: the rejected answer is the assistant's turn before the
+	// repair instruction.
+	var msgs []message
+	for _, t := range req.Turns() {
+		msgs = append(msgs, message{Role: t.Role, Content: t.Content})
 	}
 	maxTokens := req.MaxTokens
 	if maxTokens <= 0 {

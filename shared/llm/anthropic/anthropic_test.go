@@ -176,6 +176,28 @@ func TestRequestWireFormat(t *testing.T) {
 	}
 }
 
+// TestRepairAlternates: the Messages API requires alternating roles, so a repair sends
+// the rejected answer as the assistant's turn, then the instruction as the user's.
+func TestRepairAlternates(t *testing.T) {
+	f := newFake(t, reply{body: message("end_turn", text(valid))})
+	req := request()
+	req.Repair = "fix the confidence"
+	req.Rejected = `{"confidence": 46E2550782}`
+	if _, err := newClient(t, f, nil).Complete(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	msgs := f.bodies[0]["messages"].([]any)
+	var got []string
+	for _, m := range msgs {
+		m := m.(map[string]any)
+		got = append(got, m["role"].(string)+"="+m["content"].(string))
+	}
+	want := []string{"user=" + req.Prompt.User, "assistant=" + req.Rejected, "user=fix the confidence"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("messages %q, want %q", got, want)
+	}
+}
+
 func (f *fake) model(mod func(*anthropic.Config)) string {
 	c := anthropic.Config{Model: "claude-haiku-4-5"}
 	if mod != nil {

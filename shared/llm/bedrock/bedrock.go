@@ -91,14 +91,19 @@ func (c *Client) Name() string { return "bedrock" }
 func (c *Client) Model() string { return c.cfg.Model }
 
 func (c *Client) input(req examina.Request) *bedrockruntime.ConverseInput {
-	user := req.Prompt.User
-	if req.Repair != "" {
-		user += "\n\n" + req.Repair
+	// Converse requires alternating roles: the rejected answer is the assistant's turn
+	// before the repair instruction.
+	var msgs []types.Message
+	for _, t := range req.Turns() {
+		role := types.ConversationRoleUser
+		if t.Role == examina.RoleAssistant {
+			role = types.ConversationRoleAssistant
+		}
+		msgs = append(msgs, types.Message{Role: role, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: t.Content}}})
 	}
 	in := &bedrockruntime.ConverseInput{
-		ModelId: aws.String(c.cfg.Model),
-		Messages: []types.Message{{Role: types.ConversationRoleUser,
-			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: user}}}},
+		ModelId:         aws.String(c.cfg.Model),
+		Messages:        msgs,
 		InferenceConfig: &types.InferenceConfiguration{},
 	}
 	if req.Prompt.System != "" {

@@ -134,6 +134,27 @@ func TestRequestWireFormat(t *testing.T) {
 	}
 }
 
+// TestRepairAlternates: Converse requires alternating roles, so a repair sends the
+// rejected answer as the assistant's turn, then the instruction as the user's.
+func TestRepairAlternates(t *testing.T) {
+	f := newFake(t, reply{body: converse(valid, "end_turn")})
+	req := request()
+	req.Repair = "fix the confidence"
+	req.Rejected = `{"confidence": 46E2550782}`
+	if _, err := client(t, f, true).Complete(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range f.bodies[0]["messages"].([]any) {
+		m := m.(map[string]any)
+		got = append(got, m["role"].(string)+"="+m["content"].([]any)[0].(map[string]any)["text"].(string))
+	}
+	want := []string{"user=" + req.Prompt.User, "assistant=" + req.Rejected, "user=fix the confidence"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("messages %q, want %q", got, want)
+	}
+}
+
 func TestUnstructured(t *testing.T) {
 	f := newFake(t, reply{body: converse("```json\n"+valid+"\n```", "end_turn")})
 	resp, err := client(t, f, false).Complete(context.Background(), request())

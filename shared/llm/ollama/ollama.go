@@ -115,9 +115,8 @@ func (c *Client) Complete(ctx context.Context, req examina.Request) (examina.Res
 	if req.Prompt.System != "" {
 		msgs = append(msgs, message{"system", req.Prompt.System})
 	}
-	msgs = append(msgs, message{"user", req.Prompt.User})
-	if req.Repair != "" {
-		msgs = append(msgs, message{"user", req.Repair})
+	for _, t := range req.Turns() {
+		msgs = append(msgs, message{t.Role, t.Content})
 	}
 	options := map[string]any{}
 	if req.MaxTokens > 0 {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,6 +117,7 @@ func TestRequestWireFormat(t *testing.T) {
 	f := newFake(t, reply{body: chat(valid, "stop")})
 	req := request()
 	req.Repair = "fix it"
+	req.Rejected = `{"topic": 3}`
 	resp, err := client(t, f).Complete(context.Background(), req)
 	if err != nil || resp.Text != valid || resp.InputTokens != 210 || resp.OutputTokens != 60 || resp.HTTPStatus != 200 {
 		t.Fatalf("Complete = %+v, %v", resp, err)
@@ -127,8 +129,16 @@ func TestRequestWireFormat(t *testing.T) {
 	ws, _ := json.Marshal(schema)
 	msgs := b["messages"].([]any)
 	if f.paths[0] != "POST /api/chat" || b["model"] != "qwen3:8b" || b["stream"] != false || string(fs) != string(ws) ||
-		b["options"].(map[string]any)["num_predict"] != 1024.0 || len(msgs) != 3 {
+		b["options"].(map[string]any)["num_predict"] != 1024.0 || len(msgs) != 4 {
 		t.Fatalf("request %s %v", f.paths[0], b)
+	}
+	// The repair quotes the rejected answer as the assistant's turn: roles alternate.
+	var roles []string
+	for _, m := range msgs {
+		roles = append(roles, m.(map[string]any)["role"].(string))
+	}
+	if strings.Join(roles, ",") != "system,user,assistant,user" || msgs[2].(map[string]any)["content"] != req.Rejected || msgs[3].(map[string]any)["content"] != "fix it" {
+		t.Fatalf("repair messages %v", msgs)
 	}
 }
 

@@ -142,9 +142,8 @@ func (c *Client) body(req examina.Request) map[string]any {
 	if req.Prompt.System != "" {
 		msgs = append(msgs, message{Role: "system", Content: req.Prompt.System})
 	}
-	msgs = append(msgs, message{Role: "user", Content: req.Prompt.User})
-	if req.Repair != "" {
-		msgs = append(msgs, message{Role: "user", Content: req.Repair})
+	for _, t := range req.Turns() {
+		msgs = append(msgs, message{Role: t.Role, Content: t.Content})
 	}
 	b := map[string]any{"model": c.cfg.Model, "messages": msgs, "stream": false}
 	if req.MaxTokens > 0 {

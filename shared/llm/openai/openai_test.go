@@ -60,6 +60,7 @@ func TestRequestWireFormat(t *testing.T) {
 	c := newClient(t, srv, nil)
 	req := request()
 	req.Repair = "Your previous answer could not be used: confidence missing"
+	req.Rejected = `{"topic": "x"}`
 	resp, err := c.Complete(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -101,8 +102,9 @@ func TestRequestWireFormat(t *testing.T) {
 	if body.Model != "openai/gpt-oss-120b" || body.MaxCompletionTokens != 1024 || body.MaxTokens != nil || body.Temperature != nil || body.Stream {
 		t.Fatalf("body = %+v", body)
 	}
-	if len(body.Messages) != 3 || body.Messages[0].Role != "system" || body.Messages[1].Role != "user" ||
-		body.Messages[2].Content != req.Repair || body.Messages[1].Content != req.Prompt.User {
+	if len(body.Messages) != 4 || body.Messages[0].Role != "system" || body.Messages[1].Role != "user" ||
+		body.Messages[2].Role != "assistant" || body.Messages[2].Content != req.Rejected ||
+		body.Messages[3].Role != "user" || body.Messages[3].Content != req.Repair || body.Messages[1].Content != req.Prompt.User {
 		t.Fatalf("messages = %+v", body.Messages)
 	}
 	rf := body.ResponseFormat
@@ -302,7 +304,8 @@ func TestThroughAnalyzer(t *testing.T) {
 			check: func(t *testing.T, reqs []fakeopenai.Request) {
 				msgs := reqs[1].Payload["messages"].([]any)
 				last := msgs[len(msgs)-1].(map[string]any)["content"].(string)
-				if len(msgs) != 3 || !strings.Contains(last, "json_validate_failed") {
+				// No answer text came back: the instruction joins the user turn.
+				if len(msgs) != 2 || !strings.Contains(last, "json_validate_failed") {
 					t.Fatalf("repair request messages = %v", msgs)
 				}
 			}},

@@ -1,0 +1,195 @@
+package openai_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/llm/openai"
+)
+
+// transcript is one exchange recorded from llama.cpp's llama-server
+// (testdata/llama-server/README.md).
+type transcript struct {
+	Status          int               `json:"status"`
+	RequestPath     string            `json:"request_path"`
+	RequestBody     map[string]any    `json:"request_body"`
+	ResponseHeaders map[string]string `json:"response_headers"`
+	ResponseBody    string            `json:"response_body"`
+}
+
+func loadTranscript(t *testing.T, name string) transcript {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "llama-server", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr transcript
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return tr
+}
+
+// content is the assistant message of a 200 transcript.
+func (tr transcript) content(t *testing.T) string {
+	t.Helper()
+	var r struct {
+		Choices []struct {
+			Message struct{ Content string } `json:"message"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal([]byte(tr.ResponseBody), &r); err != nil || len(r.Choices) == 0 {
+		t.Fatalf("transcript body: %v", err)
+	}
+	return r.Choices[0].Message.Content
+}
+
+func (tr transcript) write(w http.ResponseWriter) {
+	for k, v := range tr.ResponseHeaders {
+		if k != "Content-Length" {
+			w.Header().Set(k, v)
+		}
+	}
+	w.WriteHeader(tr.Status)
+	io.WriteString(w, tr.ResponseBody)
+}
+
+// llamaServer replays llama-server: its Llama-2-chat template refuses roles that do
+// not alternate after the system prompt with the recorded 400; every other chat
+// request gets answer(n, messages), n counting from 0.
+type llamaServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests [][]map[string]any
+}
+
+func newLlamaServer(t *testing.T, answer func(n int, msgs []map[string]any) transcript) *llamaServer {
+	t.Helper()
+	refuse := loadTranscript(t, "repair-roles-must-alternate-400")
+	ls := &llamaServer{}
+	ls.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		var body struct {
+			Messages []map[string]any `json:"messages"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ls.mu.Lock()
+		n := len(ls.requests)
+		ls.requests = append(ls.requests, body.Messages)
+		ls.mu.Unlock()
+		if !alternates(body.Messages) {
+			refuse.write(w)
+			return
+		}
+		answer(n, body.Messages).write(w)
+	}))
+	t.Cleanup(ls.Close)
+	return ls
+}
+
+// alternates applies the Llama-2-chat template's rule: after an optional system
+// message, user and assistant alternate, starting with user.
+func alternates(msgs []map[string]any) bool {
+	if len(msgs) > 0 && msgs[0]["role"] == "system" {
+		msgs = msgs[1:]
+	}
+	for i, m := range msgs {
+		want := "user"
+		if i%2 == 1 {
+			want = "assistant"
+		}
+		if m["role"] != want {
+			return false
+		}
+	}
+	return true
+}
+
+func (ls *llamaServer) roles(n int) []string {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	var out []string
+	for _, m := range ls.requests[n] {
+		out = append(out, m["role"].(string))
+	}
+	return out
+}
+
+func localClient(t *testing.T, url string) *openai.Client {
+	t.Helper()
+	c, err := openai.New(openai.Config{Name: "openai", BaseURL: url + "/v1", Model: "tiny", Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRepairAlternatesRoles replays the real exchange: llama-server's grammar let the
+// model answer confidence 46E2550782 (ok-stop.json); the repair used to be sent as
+// [system, user, user], which the chat template refused with a 400 (8 of 21 degraded
+// exercises on the ADE course). The repair now quotes the rejected answer as the
+// assistant's turn and succeeds.
+func TestRepairAlternatesRoles(t *testing.T) {
+	okStop := loadTranscript(t, "ok-stop")
+	rejected := okStop.content(t)
+	ls := newLlamaServer(t, func(n int, msgs []map[string]any) transcript {
+		if n == 0 {
+			return okStop
+		}
+		return transcript{Status: 200, ResponseBody: chatBody(valid)}
+	})
+	a, _, logs := analyzer(localClient(t, ls.URL))
+	out, err := a.Analyze(context.Background(), course, ex, "")
+	if err != nil || out.Status != examina.StatusOK || out.Attempts != 2 {
+		t.Fatalf("Analyze = %s after %d attempts, %v (log %+v)\n%s", out.Status, out.Attempts, err, out.AttemptLog, logs)
+	}
+	if got := strings.Join(ls.roles(1), ","); got != "system,user,assistant,user" {
+		t.Fatalf("repair roles %s, want system,user,assistant,user", got)
+	}
+	ls.mu.Lock()
+	msgs := ls.requests[1]
+	ls.mu.Unlock()
+	if msgs[2]["content"] != strings.TrimSpace(rejected) || !strings.Contains(msgs[3]["content"].(string), "46E2550782") {
+		t.Fatalf("repair turns = %v / %v", msgs[2]["content"], msgs[3]["content"])
+	}
+}
+
+// TestRepairWithoutRejectedText: a repair after an error that carried no answer text
+// joins the instruction to the user turn, still alternating.
+func TestRepairWithoutRejectedText(t *testing.T) {
+	ls := newLlamaServer(t, func(int, []map[string]any) transcript {
+		return transcript{Status: 200, ResponseBody: chatBody(valid)}
+	})
+	req := request()
+	req.Repair = "Your previous answer could not be used: empty answer"
+	if _, err := localClient(t, ls.URL).Complete(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ls.roles(0), ","); got != "system,user" {
+		t.Fatalf("roles %s, want system,user", got)
+	}
+}
+
+func chatBody(content string) string {
+	b, _ := json.Marshal(map[string]any{
+		"model":   "tiny",
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": content}}},
+		"usage":   map[string]any{"prompt_tokens": 900, "completion_tokens": 120},
+	})
+	return string(b)
+}
