@@ -164,6 +164,9 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 		if decision.Action == retry.Stop {
 			rec.Outcome = "failed"
 			meta.AttemptLog = append(meta.AttemptLog, rec)
+			log.LogAttrs(ctx, slog.LevelDebug, "attempt failed",
+				slog.Int("position", ex.Position), slog.Int("attempt", attempt),
+				slog.String("reason", decision.Reason), slog.String("error", err.Error()))
 			break
 		}
 		rec.WaitMS = wait.Milliseconds()
@@ -172,7 +175,7 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 		log.LogAttrs(ctx, slog.LevelDebug, "retrying",
 			slog.Int("position", ex.Position), slog.Int("attempt", attempt),
 			slog.String("action", decision.Action.String()), slog.String("reason", decision.Reason),
-			slog.Duration("wait", wait))
+			slog.String("error", err.Error()), slog.Duration("wait", wait))
 		if err := clock.Sleep(ctx, wait); err != nil {
 			return examina.Analysis{}, err
 		}
@@ -183,7 +186,8 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 	meta.LatencyMS = clock.Now().Sub(start).Milliseconds()
 	out.Meta = meta
 	log.LogAttrs(ctx, slog.LevelWarn, "exercise degraded",
-		slog.Int("position", ex.Position), slog.Int("attempts", meta.Attempts), slog.String("reason", decision.Reason))
+		slog.Int("position", ex.Position), slog.Int("attempts", meta.Attempts), slog.String("reason", decision.Reason),
+		slog.String("error", meta.Error))
 	return out, &ExhaustedError{Attempts: meta.Attempts, Last: lastErr, Decision: decision}
 }
 
@@ -199,7 +203,10 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 	t0 := clock.Now()
 	resp, err := a.Provider.Complete(cctx, req)
 	cancel()
-	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	var pe *examina.ProviderError
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &pe) {
+		// A provider that did not classify its own timeout; one that did (llmhttp's
+		// "timeout") is kept as it is, so the message says "timeout" once.
 		err = &examina.ProviderError{Provider: a.Provider.Name(), Kind: examina.KindTransient, Reason: "timeout", Err: err}
 	}
 	if a.Gate != nil {
@@ -208,7 +215,6 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 	rec.LatencyMS = clock.Now().Sub(t0).Milliseconds()
 	rec.InputTokens, rec.OutputTokens = resp.InputTokens, resp.OutputTokens
 	rec.HTTPStatus = resp.HTTPStatus
-	var pe *examina.ProviderError
 	if errors.As(err, &pe) && pe.HTTPStatus != 0 {
 		rec.HTTPStatus = pe.HTTPStatus
 	}

@@ -32,7 +32,7 @@ func ResponseError(provider string, status int, h http.Header, body []byte, now 
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	pe.Message = truncate(Scrub(msg, secrets...), 300)
+	pe.Message = Summary(Scrub(msg, secrets...), maxMessage)
 	switch {
 	case status == http.StatusTooManyRequests && quotaExhausted(e):
 		pe.Kind, pe.Reason = examina.KindPermanent, "quota_exhausted"
@@ -109,11 +109,11 @@ func parseErrorBody(body []byte) errorBody {
 	}
 	if json.Unmarshal(env.Error, &obj) == nil && (obj.Message != "" || obj.Type != "") {
 		e := errorBody{Message: obj.Message, Type: obj.Type, FailedGeneration: obj.FailedGeneration}
+		// A string code is the provider's ("rate_limit_exceeded"); a number is only the
+		// HTTP status again (llama-server sends "code": 400), so the type names the error.
 		var code string
 		if json.Unmarshal(obj.Code, &code) == nil {
 			e.Code = code
-		} else if len(obj.Code) > 0 && string(obj.Code) != "null" {
-			e.Code = string(obj.Code)
 		}
 		return e
 	}
@@ -286,6 +286,32 @@ func Scrub(s string, secrets ...string) string {
 		}
 	}
 	return keyLike.ReplaceAllString(s, "[redacted]")
+}
+
+// maxMessage bounds the runes of a provider's error message kept in an error.
+const maxMessage = 300
+
+// Summary renders a provider's error message on one line of at most n runes, white
+// space collapsed. A longer message keeps its first line and its last one, joined by
+// " … ": servers put the decisive line last, after a traceback or a template excerpt
+// (llama-server's "Error: Jinja Exception: Conversation roles must alternate …").
+func Summary(msg string, n int) string {
+	var lines []string
+	for l := range strings.Lines(msg) {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	one := strings.Join(lines, " ")
+	if utf8.RuneCountInString(one) <= n || len(lines) < 2 {
+		return truncate(one, n)
+	}
+	// The first line keeps at least a third of n (less if shorter); the last line gets
+	// the rest.
+	first := lines[0]
+	head := min(utf8.RuneCountInString(first), n/3)
+	last := truncate(lines[len(lines)-1], max(n-head-3, 1))
+	return truncate(first, max(n-utf8.RuneCountInString(last)-3, 1)) + " … " + last
 }
 
 // truncate caps s at n runes, adding "…" when cut.

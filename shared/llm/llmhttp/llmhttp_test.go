@@ -250,3 +250,21 @@ func TestTruncatedAndMalformed(t *testing.T) {
 		t.Fatalf("malformed → %v", d.Action)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	long := strings.Repeat("x", 400)
+	tests := []struct {
+		name, msg, want string
+		n               int
+	}{
+		{"short", "  bad   request\n", "bad request", 300},
+		{"lines joined when short", "a\n\n  b\n", "a b", 300},
+		{"head and decisive last line", "Template failed:\n" + long + "\nError: roles must alternate", "Template failed: … Error: roles must alternate", 50},
+		{"one long line cut", long, strings.Repeat("x", 10) + "…", 10},
+	}
+	for _, tt := range tests {
+		if got := llmhttp.Summary(tt.msg, tt.n); got != tt.want {
+			t.Errorf("%s: Summary = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

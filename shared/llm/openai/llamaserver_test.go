@@ -3,6 +3,7 @@ package openai_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -192,4 +193,74 @@ func chatBody(content string) string {
 		"usage":   map[string]any{"prompt_tokens": 900, "completion_tokens": 120},
 	})
 	return string(b)
+}
+
+// TestLlamaServerErrors replays llama-server's error answers: the code is its type
+// (the numeric "code" is only the status again), and the message keeps its decisive
+// last line ("Conversation roles must alternate"), which a cut at 300 characters lost.
+func TestLlamaServerErrors(t *testing.T) {
+	tests := []struct {
+		file       string
+		kind       examina.Kind
+		code, want string
+	}{
+		{"repair-roles-must-alternate-400", examina.KindPermanent, "invalid_request_error", "Error: Jinja Exception: Conversation roles must alternate user/assistant/user/assistant/..."},
+		{"peg-native-format-500", examina.KindTransient, "server_error", "The model produced output that does not match the expected peg-native format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			tr := loadTranscript(t, tt.file)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tr.write(w) }))
+			defer srv.Close()
+			_, err := localClient(t, srv.URL).Complete(context.Background(), request())
+			var pe *examina.ProviderError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v", err)
+			}
+			if pe.Kind != tt.kind || pe.Code != tt.code || pe.HTTPStatus != tr.Status {
+				t.Fatalf("kind %v code %q status %d, want %v %q %d", pe.Kind, pe.Code, pe.HTTPStatus, tt.kind, tt.code, tr.Status)
+			}
+			if !strings.Contains(pe.Message, tt.want) || strings.Contains(pe.Message, "\n") || len([]rune(pe.Message)) > 301 {
+				t.Fatalf("message %q (%d runes): want one line of at most 300 runes holding %q", pe.Message, len([]rune(pe.Message)), tt.want)
+			}
+		})
+	}
+}
+
+// TestFailedAttemptsLogged: every failed attempt logs the provider's own message,
+// scrubbed of the key, not only "permanent provider error".
+func TestFailedAttemptsLogged(t *testing.T) {
+	tr := loadTranscript(t, "repair-roles-must-alternate-400")
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 { // a 500 that echoes the key, then the template's refusal
+			w.WriteHeader(500)
+			io.WriteString(w, `{"error":{"code":500,"message":"upstream said: bad key `+key+`","type":"server_error"}}`)
+			return
+		}
+		tr.write(w)
+	}))
+	defer srv.Close()
+	c, err := openai.New(openai.Config{Name: "openai", BaseURL: srv.URL + "/v1", APIKey: key, Model: "tiny"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, logs := analyzer(c)
+	out, err := a.Analyze(context.Background(), course, ex, "")
+	if err == nil || out.Status != examina.StatusDegraded {
+		t.Fatalf("Analyze = %s, %v", out.Status, err)
+	}
+	l := logs.String()
+	for _, want := range []string{"msg=retrying", "upstream said: bad key [redacted]", `msg="attempt failed"`, "Conversation roles must alternate", `msg="exercise degraded"`} {
+		if !strings.Contains(l, want) {
+			t.Errorf("logs lack %q:\n%s", want, l)
+		}
+	}
+	if strings.Contains(l, key) {
+		t.Fatal("the key leaked into the logs")
+	}
+	if !strings.Contains(out.Error, "Conversation roles must alternate") {
+		t.Fatalf("degraded error %q lacks the decisive line", out.Error)
+	}
 }

@@ -373,6 +373,9 @@ func TestAnalyzerTimeout(t *testing.T) {
 	if err != nil || out.Status != examina.StatusOK || out.Attempts != 2 || !strings.Contains(out.AttemptLog[0].Error, "timeout") {
 		t.Fatalf("Analyze = %+v, %v; want a timeout then success", out.Meta, err)
 	}
+	if e := out.AttemptLog[0].Error; strings.Count(e, "timeout") != 1 || !strings.HasPrefix(e, "groq: timeout: ") {
+		t.Fatalf("attempt error %q: want one \"groq: timeout:\" prefix", e)
+	}
 	if time.Since(start) > 15*time.Second {
 		t.Fatal("the call timeout was not honoured: the first answer takes 30s")
 	}
