@@ -186,6 +186,9 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 		// stored (and --retry-degraded can finish it once the provider works).
 		return fmt.Errorf("the provider failed every exercise (first error: %s); check its configuration, then run again with --retry-degraded", firstDegraded(res))
 	}
+	if st := res.Stats; st.Degraded > 0 {
+		return &degradedError{degraded: st.Degraded, total: st.Exercises, first: firstDegraded(res)}
+	}
 	return nil
 }
 

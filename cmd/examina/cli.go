@@ -19,6 +19,10 @@ const (
 	exitOK    = 0 // success
 	exitRun   = 1 // the run failed or was interrupted
 	exitUsage = 2 // bad usage or bad input
+	// exitDegraded: the run finished and its result is stored, but some exercises
+	// degraded to the default analysis (their retries ran out); --retry-degraded
+	// retries only those. A run where every exercise degraded is a failure (exitRun).
+	exitDegraded = 3
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -108,7 +112,11 @@ func (m *Main) exit(err error) int {
 	}
 	var ue *usageError
 	var ie *inputError
+	var de *degradedError
 	switch {
+	case errors.As(err, &de):
+		fmt.Fprintf(m.Stderr, "examina: %v\n", de)
+		return exitDegraded
 	case errors.As(err, &ue):
 		fmt.Fprintf(m.Stderr, "examina: %s\n", ue.msg)
 		return exitUsage
@@ -129,6 +137,16 @@ func (m *Main) exit(err error) int {
 	}
 	fmt.Fprintf(m.Stderr, "examina: %v\n", err)
 	return exitRun
+}
+
+// degradedError says a finished run degraded some of its exercises (exit code 3).
+type degradedError struct {
+	degraded, total int
+	first           string // the first degraded exercise's error
+}
+
+func (e *degradedError) Error() string {
+	return fmt.Sprintf("%d of %d exercises degraded (first error: %s); the result is stored: run the same command with --retry-degraded to retry only those", e.degraded, e.total, e.first)
 }
 
 // inputError is a problem with the user's input file (exit code 2).

@@ -253,3 +253,29 @@ func TestEveryExerciseDegradedFails(t *testing.T) {
 		t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", code, exitRun, stdout, stderr)
 	}
 }
+
+// TestSomeExercisesDegradedExit3: a finished run with degraded exercises exits 3 (not
+// 0, which said nothing of them) and says how to retry them; retrying them with a
+// working provider exits 0.
+func TestSomeExercisesDegradedExit3(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "s")
+	srv := fakeopenai.New(fakeopenai.Config{Respond: func(n int, r fakeopenai.Request) fakeopenai.Answer {
+		if n%3 == 0 {
+			return fakeopenai.Answer{Status: 400, Body: `{"error":{"message":"bad request","type":"invalid_request_error"}}`}
+		}
+		return fakeopenai.Answer{}
+	}})
+	defer srv.Close()
+	args := []string{"analyze", "--input", example, "--store", store, "--quiet", "--provider", "openai", "--base-url", srv.BaseURL(), "--batch-size", "1"}
+	code, stdout, stderr := run(t, nil, args...)
+	if code != exitDegraded || !strings.Contains(stderr, "exercises degraded") || !strings.Contains(stderr, "--retry-degraded") ||
+		!strings.Contains(stdout, "--retry-degraded") {
+		t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", code, exitDegraded, stdout, stderr)
+	}
+	ok := fakeopenai.New(fakeopenai.Config{})
+	defer ok.Close()
+	args[len(args)-3] = ok.BaseURL()
+	if code, stdout, stderr := run(t, nil, append(args, "--retry-degraded")...); code != exitOK {
+		t.Fatalf("--retry-degraded: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
