@@ -52,7 +52,7 @@ func (m *Main) analyzeFlags(fs *flag.FlagSet) *analyzeConfig {
 	c.provider.register(fs, env)
 	fs.IntVar(&c.batchSize, "batch-size", env.int("batch-size", "EXAMINA_BATCH_SIZE", 10), "most provider calls in flight (env EXAMINA_BATCH_SIZE)")
 	fs.BoolVar(&c.sequential, "sequential", false, "one call at a time (same as --batch-size 1)")
-	fs.IntVar(&c.retries, "retries", env.int("retries", "EXAMINA_RETRIES", 2), "retries per exercise after the first attempt (env EXAMINA_RETRIES)")
+	fs.IntVar(&c.retries, "retries", env.int("retries", "EXAMINA_RETRIES", 2), "retries per exercise after the first attempt, for transient failures (env EXAMINA_RETRIES); the repair of invalid output and the larger budgets of truncated output are counted apart")
 	fs.Float64Var(&c.minConfidence, "min-confidence", env.float("min-confidence", "EXAMINA_MIN_CONFIDENCE", 0.5), "aggregate topics and core loops above this confidence (env EXAMINA_MIN_CONFIDENCE)")
 	fs.BoolVar(&c.force, "force", false, "re-analyse every exercise, ignoring stored results and the cache")
 	fs.BoolVar(&c.retryDegraded, "retry-degraded", false, "re-analyse exercises whose stored analysis is degraded")

@@ -97,8 +97,7 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 	}
 	meta := examina.Meta{Provider: a.Provider.Name(), Model: a.Provider.Model()}
 	start := clock.Now()
-	repaired := false
-	var budget retry.Budget // retries spent; rate-limited ones apart
+	var budget retry.Budget // retries spent; rate-limited ones, repairs and enlargements apart
 	var lastErr error
 	var decision retry.Decision
 	for attempt := 1; ; attempt++ {
@@ -135,21 +134,26 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 		decision = retry.Classify(err)
 		rec.Outcome = decision.Action.String()
 		rec.Error = err.Error()
+		switch {
+		case decision.Action == retry.Enlarge && req.MaxTokens >= MaxMaxTokens:
+			decision = retry.Decision{Action: retry.Stop, Reason: fmt.Sprintf("output truncated at the largest budget, %d tokens", req.MaxTokens)}
+		case decision.Action != retry.Stop && !a.Policy.Spend(&budget, err):
+			switch decision.Action {
+			case retry.Repair:
+				decision.Reason = fmt.Sprintf("output still invalid after %d repair attempt(s)", budget.Repairs)
+			case retry.Enlarge:
+				decision.Reason = fmt.Sprintf("output still truncated after %d enlargement(s), at %d tokens", budget.Enlargements, req.MaxTokens)
+			default:
+				decision.Reason = "retries exhausted: " + decision.Reason
+			}
+			decision.Action = retry.Stop
+		}
 		switch decision.Action {
 		case retry.Repair:
-			if repaired {
-				decision = retry.Decision{Action: retry.Stop, Reason: "output still invalid after a repair attempt"}
-			} else {
-				repaired = true
-				req.Repair = analysis.RepairInstruction(err)
-				req.Rejected = rejected(resp.Text)
-			}
+			req.Repair = analysis.RepairInstruction(err)
+			req.Rejected = rejected(resp.Text)
 		case retry.Enlarge:
 			req.MaxTokens = min(req.MaxTokens*2, MaxMaxTokens)
-		}
-		if decision.Action != retry.Stop && !a.Policy.Spend(&budget, err) {
-			decision.Reason = "retries exhausted: " + decision.Reason
-			decision.Action = retry.Stop
 		}
 		var wait time.Duration
 		if decision.Action == retry.Retry {

@@ -324,3 +324,42 @@ func TestDeadlineShortensCalls(t *testing.T) {
 		t.Fatalf("Analyze returned after the deadline; it must report before it")
 	}
 }
+
+// TestRepairAndEnlargeWithoutRetries: --retries 0 leaves transient failures one
+// attempt, but invalid output still gets its repair and truncated output its larger
+// budgets, each with a budget of its own.
+func TestRepairAndEnlargeWithoutRetries(t *testing.T) {
+	invalid := &examina.ProviderError{Provider: "fake", Kind: examina.KindInvalid, Reason: "invalid_output", Message: "confidence missing"}
+	truncated := &examina.ProviderError{Provider: "fake", Kind: examina.KindTransient, Reason: "truncated", Message: "output hit the token budget"}
+	boom := &examina.ProviderError{Provider: "fake", Kind: examina.KindTransient, HTTPStatus: 500, Reason: "server_error"}
+	tests := []struct {
+		name     string
+		fails    []error // the answer of each call; nil: a valid analysis
+		status   examina.Status
+		attempts int
+	}{
+		{"invalid then repaired", []error{invalid, nil}, examina.StatusOK, 2},
+		{"invalid twice", []error{invalid, invalid, nil}, examina.StatusDegraded, 2},
+		{"truncated three times then fits", []error{truncated, truncated, truncated, nil}, examina.StatusOK, 4},
+		{"truncated at the largest budget", []error{truncated, truncated, truncated, truncated, nil}, examina.StatusDegraded, 4},
+		{"a 500 is not retried", []error{boom, nil}, examina.StatusDegraded, 1},
+		{"repair and enlargement together", []error{truncated, invalid, nil}, examina.StatusOK, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &fakeProvider{fail: func(_, call int) error {
+				if call <= len(tt.fails) {
+					return tt.fails[call-1]
+				}
+				return nil
+			}}
+			pol := retry.DefaultPolicy()
+			pol.MaxRetries = 0
+			a := &pipeline.Analyzer{Provider: p, Policy: pol, Clock: &instantClock{}, Language: "en"}
+			out, _ := a.Analyze(context.Background(), course(1).Course, course(1).Exercises[0], "")
+			if out.Status != tt.status || out.Attempts != tt.attempts {
+				t.Fatalf("%s after %d attempts (%s), want %s after %d", out.Status, out.Attempts, out.Error, tt.status, tt.attempts)
+			}
+		})
+	}
+}

@@ -27,13 +27,14 @@ type expected struct {
 
 // expect replays the simulated provider's call plan for exerciseID from call number
 // first on, with the retry rules the product promises (DESIGN §5): transient failures
-// (500, 503, timeout) and truncated output spend the MaxRetries budget, rate limits
-// (429, 529, 503) spend MaxRateLimitRetries, invalid output is repaired once (spending
-// a retry) and a second invalid answer gives up, 401 gives up at once. It is written
+// (500, 503, timeout) spend the MaxRetries budget, rate limits (429, 529, 503) spend
+// MaxRateLimitRetries, invalid output is repaired once (its own budget, MaxRepairs)
+// and a second invalid answer gives up, truncated output is retried with a doubled
+// budget up to 8192 tokens (its own budget), 401 gives up at once. It is written
 // independently of pipeline.Analyzer, so a change in either shows up as a mismatch.
 func expect(p *simulated.Provider, exerciseID string, first int64, pol retry.Policy) expected {
 	var e expected
-	retries, rateLimited, repaired := 0, 0, false
+	retries, rateLimited, repaired, enlarged := 0, 0, false, 0
 	spend := func(rateLimit bool) bool {
 		if rateLimit && pol.MaxRateLimitRetries > 0 {
 			rateLimited++
@@ -54,11 +55,13 @@ func expect(p *simulated.Provider, exerciseID string, first int64, pol retry.Pol
 			return e
 		case simulated.FailGarbage:
 			e.statuses = append(e.statuses, 200)
-			more = !repaired && spend(false)
+			more = !repaired
 			repaired = true
 		case simulated.FailTruncated:
 			e.statuses = append(e.statuses, 200)
-			more = spend(false)
+			enlarged++
+			more = enlarged <= 3 // 1024 → 2048 → 4096 → 8192
+
 		case simulated.FailTimeout:
 			e.statuses = append(e.statuses, 0)
 			more = spend(false)

@@ -138,6 +138,13 @@ type Policy struct {
 	// of 429s does not use up the retries meant for real failures (default 8). 0
 	// counts them against MaxRetries like any other retry.
 	MaxRateLimitRetries int
+	// MaxRepairs is the number of repair attempts after invalid output, counted apart
+	// from MaxRetries so --retries 0 still repairs (default 1; negative: none).
+	MaxRepairs int
+	// MaxEnlargements is the number of attempts with a doubled output budget after
+	// truncated output, counted apart from MaxRetries (default 3, 1024 to 8192 tokens;
+	// negative: none). The caller also stops when the budget cannot grow.
+	MaxEnlargements int
 	// Base is the backoff before the first retry, doubled each time (default 500ms).
 	Base time.Duration
 	// Cap bounds the computed backoff (default 20s).
@@ -151,22 +158,33 @@ type Policy struct {
 
 // DefaultPolicy returns the documented defaults.
 func DefaultPolicy() Policy {
-	return Policy{MaxRetries: 2, MaxRateLimitRetries: 8, Base: 500 * time.Millisecond, Cap: 20 * time.Second, MaxServerWait: 2 * time.Minute}
+	return Policy{MaxRetries: 2, MaxRateLimitRetries: 8, MaxRepairs: 1, MaxEnlargements: 3, Base: 500 * time.Millisecond, Cap: 20 * time.Second, MaxServerWait: 2 * time.Minute}
 }
 
-// Budget counts the retries spent on one item, rate-limited ones apart.
+// Budget counts the retries spent on one item, rate-limited ones, repairs and
+// enlargements apart.
 type Budget struct {
-	Retries     int // retries counted against MaxRetries
-	RateLimited int // retries counted against MaxRateLimitRetries
+	Retries      int // retries counted against MaxRetries
+	RateLimited  int // retries counted against MaxRateLimitRetries
+	Repairs      int // repair attempts counted against MaxRepairs
+	Enlargements int // enlarged attempts counted against MaxEnlargements
 }
 
-// Total is the number of retries spent, the n to pass to Backoff after Spend.
+// Total is the number of backed-off retries spent, the n to pass to Backoff after
+// Spend (repairs and enlargements are sent at once, without a backoff).
 func (b Budget) Total() int { return b.Retries + b.RateLimited }
 
-// Spend reports whether p allows one more retry after err, given what b has spent,
-// and records it in b when it does. Rate-limited errors draw on MaxRateLimitRetries
-// when it is set, every other error on MaxRetries.
+// Spend reports whether p allows one more attempt after err, given what b has spent,
+// and records it in b when it does. Invalid output draws on MaxRepairs, truncated
+// output on MaxEnlargements, rate-limited errors on MaxRateLimitRetries when it is
+// set, every other error on MaxRetries.
 func (p Policy) Spend(b *Budget, err error) bool {
+	switch Classify(err).Action {
+	case Repair:
+		return take(&b.Repairs, p.MaxRepairs, 1)
+	case Enlarge:
+		return take(&b.Enlargements, p.MaxEnlargements, 3)
+	}
 	if p.MaxRateLimitRetries > 0 && RateLimited(err) {
 		if b.RateLimited >= p.MaxRateLimitRetries {
 			return false
@@ -178,6 +196,18 @@ func (p Policy) Spend(b *Budget, err error) bool {
 		return false
 	}
 	b.Retries++
+	return true
+}
+
+// take spends one of limit (def when 0, none when negative) from *spent.
+func take(spent *int, limit, def int) bool {
+	if limit == 0 {
+		limit = def
+	}
+	if *spent >= limit {
+		return false
+	}
+	*spent++
 	return true
 }
 

@@ -85,6 +85,8 @@ func TestRealClockSleepCancelled(t *testing.T) {
 func TestSpend(t *testing.T) {
 	rl := &examina.ProviderError{Kind: examina.KindTransient, HTTPStatus: 429, RateLimit: true}
 	boom := &examina.ProviderError{Kind: examina.KindTransient, HTTPStatus: 500}
+	invalid := &examina.ProviderError{Kind: examina.KindInvalid, Reason: "invalid_output"}
+	truncated := &examina.ProviderError{Kind: examina.KindTransient, Reason: "truncated"}
 	tests := []struct {
 		name   string
 		policy Policy
@@ -98,6 +100,10 @@ func TestSpend(t *testing.T) {
 			[]error{rl, rl, rl}, []bool{true, true, false}},
 		{"no retries", Policy{}, []error{boom}, []bool{false}},
 		{"negative", Policy{MaxRetries: -1}, []error{boom}, []bool{false}},
+		{"repairs apart from retries", Policy{MaxRetries: 0}, []error{invalid, invalid, boom}, []bool{true, false, false}},
+		{"enlargements apart from retries", Policy{MaxRetries: 0}, []error{truncated, truncated, truncated, truncated}, []bool{true, true, true, false}},
+		{"repairs and enlargements off", Policy{MaxRepairs: -1, MaxEnlargements: -1}, []error{invalid, truncated}, []bool{false, false}},
+		{"two repairs", Policy{MaxRepairs: 2}, []error{invalid, invalid, invalid}, []bool{true, true, false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
