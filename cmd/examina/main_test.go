@@ -140,6 +140,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"analyze", "--input", example, "--provider", "simulated", "--fail-kinds", "boom"}, nil, exitUsage, "--fail-kinds"},
 		{[]string{"analyze", "--input", "does-not-exist.json"}, nil, exitUsage, "does-not-exist.json"},
 		{[]string{"analyze", "--bogus"}, nil, exitUsage, "bogus"},
+		{[]string{"analyze", "--input", example, "--provider", "offline", "--base-url", "http://localhost:8080/v1"}, nil, exitUsage, "base URL"},
+		{[]string{"analyze", "--input", example, "--provider", "ollama", "--base-url", "http://localhost:11434/v1"}, nil, exitUsage, "--provider openai"},
 		{[]string{"analyze", "--input", example}, map[string]string{"EXAMINA_BATCH_SIZE": "ten"}, exitUsage, "EXAMINA_BATCH_SIZE"},
 		{[]string{"analyze", "--input", example}, map[string]string{"EXAMINA_TIMEOUT": "5"}, exitUsage, "EXAMINA_TIMEOUT"},
 	}

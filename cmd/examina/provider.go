@@ -32,7 +32,7 @@ type providerFlags struct {
 func (p *providerFlags) register(fs *flag.FlagSet, env *envReader) {
 	fs.StringVar(&p.name, "provider", env.str("EXAMINA_PROVIDER", ""), "offline, simulated, groq, openai, anthropic, ollama or bedrock (env EXAMINA_PROVIDER; default: the first of groq, anthropic, openai with a key set, else offline)")
 	fs.StringVar(&p.model, "model", env.str("EXAMINA_MODEL", ""), "model name (env EXAMINA_MODEL; default: the provider's)")
-	fs.StringVar(&p.baseURL, "base-url", "", "base URL of an OpenAI-compatible server (env OPENAI_BASE_URL)")
+	fs.StringVar(&p.baseURL, "base-url", "", "API base URL: an OpenAI-compatible server for openai (env OPENAI_BASE_URL), the API root for anthropic (env ANTHROPIC_BASE_URL) and groq, Ollama's address for ollama (env OLLAMA_HOST), the Converse endpoint for bedrock; an error for offline and simulated")
 	fs.DurationVar(&p.timeout, "timeout", env.duration("timeout", "EXAMINA_TIMEOUT", 90*time.Second), "timeout of one provider call (env EXAMINA_TIMEOUT)")
 	fs.IntVar(&p.rpm, "rpm", env.int("rpm", "EXAMINA_RPM", 0), "requests per minute allowed by the provider (env EXAMINA_RPM; 0: the provider's default, -1: no limit)")
 	fs.IntVar(&p.tpm, "tpm", env.int("tpm", "EXAMINA_TPM", 0), "tokens per minute allowed by the provider (env EXAMINA_TPM; 0: the provider's default, -1: no limit)")
@@ -62,6 +62,9 @@ func (p *providerFlags) build(ctx context.Context, getenv func(string) string, b
 	if name == "" {
 		var why string
 		name, why = providers.Detect(getenv)
+		if name == providers.Offline && p.baseURL != "" {
+			name, why = providers.OpenAI, "--base-url is set"
+		}
 		note = fmt.Sprintf("provider: %s (%s); choose one with --provider %s", name, why, strings.Join(providers.Names(), "|"))
 	}
 	if _, ok := providers.DefaultsFor(name); !ok {

@@ -85,7 +85,9 @@ type Config struct {
 	// Model is the model name (default: Defaults.Model).
 	Model string
 	// BaseURL is the API root for groq, openai and anthropic (default: Defaults.BaseURL);
-	// with openai any compatible server ("http://localhost:8080/v1").
+	// with openai any compatible server ("http://localhost:8080/v1"). For ollama it is
+	// Ollama's address and wins over OllamaHost; for bedrock the Converse endpoint (a VPC
+	// endpoint or a proxy). The offline and simulated providers reject it.
 	BaseURL string
 	// APIKey is the provider's key (groq, anthropic: required; openai: optional for
 	// local servers).
@@ -221,6 +223,9 @@ func New(ctx context.Context, cfg Config) (examina.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.BaseURL != "" && (cfg.Name == Offline || cfg.Name == Simulated) {
+		return nil, examina.E("providers", examina.KindInvalid, "%s: the %s provider calls no server, so a base URL (%s) is not used: drop it or choose a provider that calls one", cfg.Name, cfg.Name, cfg.BaseURL)
+	}
 	switch cfg.Name {
 	case Offline:
 		return offline.New(), nil
@@ -247,9 +252,18 @@ func New(ctx context.Context, cfg Config) (examina.Provider, error) {
 		return anthropic.New(anthropic.Config{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Model: cfg.Model,
 			Version: cfg.AnthropicVersion, HTTP: cfg.HTTP})
 	case Ollama:
-		return ollama.New(ollama.Config{Host: cfg.OllamaHost, Model: cfg.Model, HTTP: cfg.HTTP})
+		host := cfg.OllamaHost
+		if cfg.BaseURL != "" {
+			if p := strings.TrimRight(cfg.BaseURL, "/"); strings.HasSuffix(p, "/v1") {
+				return nil, examina.E("providers", examina.KindInvalid,
+					"ollama: base URL %q is Ollama's OpenAI endpoint; give its address (http://host:11434) for --provider ollama, or use --provider openai with this URL", cfg.BaseURL)
+			}
+			host = cfg.BaseURL
+		}
+		return ollama.New(ollama.Config{Host: host, Model: cfg.Model, HTTP: cfg.HTTP})
 	case Bedrock:
-		return bedrock.New(ctx, bedrock.Config{Model: cfg.Model, Region: cfg.Region, Structured: strings.Contains(cfg.Model, "anthropic.claude") && !strings.Contains(cfg.Model, "claude-3")})
+		return bedrock.New(ctx, bedrock.Config{Model: cfg.Model, Region: cfg.Region, Endpoint: cfg.BaseURL,
+			Structured: strings.Contains(cfg.Model, "anthropic.claude") && !strings.Contains(cfg.Model, "claude-3")})
 	}
 	return nil, fmt.Errorf("providers: %q has no constructor", cfg.Name)
 }

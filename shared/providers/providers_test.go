@@ -2,6 +2,12 @@ package providers_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,6 +107,12 @@ func TestNew(t *testing.T) {
 		{providers.Config{Name: providers.Ollama}, "ollama", "qwen3:8b", false},
 		{providers.Config{Name: providers.Bedrock, Region: "eu-west-1"}, "bedrock", "eu.anthropic.claude-haiku-4-5-20251001-v1:0", false},
 		{providers.Config{Name: "nope"}, "", "", true},
+		{providers.Config{Name: providers.Offline, BaseURL: "http://localhost:8080/v1"}, "", "", true},
+		{providers.Config{Name: providers.Simulated, BaseURL: "http://localhost:8080/v1"}, "", "", true},
+		{providers.Config{Name: providers.Ollama, BaseURL: "http://localhost:11434/v1"}, "", "", true},
+		{providers.Config{Name: providers.Ollama, BaseURL: "ftp://x"}, "", "", true},
+		{providers.Config{Name: providers.Bedrock, Region: "eu-west-1", BaseURL: "bedrock.local"}, "", "", true},
+		{providers.Config{Name: providers.Bedrock, Region: "eu-west-1", BaseURL: "https://vpce-1.bedrock-runtime.eu-west-1.vpce.amazonaws.com"}, "bedrock", "", false},
 	}
 	for _, tt := range tests {
 		p, err := providers.New(ctx, tt.cfg)
@@ -138,5 +150,46 @@ func TestOpenAICompatibleEndToEnd(t *testing.T) {
 	r := srv.Requests()[0]
 	if r.Model != "llama.cpp-model" || r.Header.Get("Authorization") != "" || r.Payload["max_tokens"] == nil {
 		t.Fatalf("request %s", r.Body)
+	}
+}
+
+// TestBaseURLReachesOllamaAndBedrock: --base-url is honoured by ollama (over
+// OLLAMA_HOST) and bedrock (the Converse endpoint), not silently dropped.
+func TestBaseURLReachesOllamaAndBedrock(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/api/chat" {
+			io.WriteString(w, `{"model":"qwen3:8b","message":{"role":"assistant","content":"{}"},"done":true,"done_reason":"stop"}`)
+			return
+		}
+		io.WriteString(w, `{"output":{"message":{"role":"assistant","content":[{"text":"{}"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}`)
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-example-0123456789")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	ctx := context.Background()
+	for _, cfg := range []providers.Config{
+		{Name: providers.Ollama, OllamaHost: "http://127.0.0.1:1", BaseURL: srv.URL},
+		{Name: providers.Bedrock, Region: "eu-west-1", BaseURL: srv.URL},
+	} {
+		p, err := providers.New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Complete(ctx, examina.Request{Prompt: examina.Prompt{User: "x"}, MaxTokens: 10}); err != nil {
+			t.Fatalf("%s: %v", cfg.Name, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) != 2 || paths[0] != "/api/chat" || !strings.HasSuffix(paths[1], "/converse") {
+		t.Fatalf("the server saw %v, want the ollama chat then the bedrock converse call", paths)
 	}
 }

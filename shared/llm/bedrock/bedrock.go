@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ type Config struct {
 	Model string
 	// Region is the AWS region (default: the SDK's, from AWS_REGION or the profile).
 	Region string
+	// Endpoint, when set, replaces the regional bedrock-runtime endpoint (a VPC
+	// endpoint, a proxy): an http(s) URL.
+	Endpoint string
 	// Structured requests the JSON schema output format (outputConfig.textFormat);
 	// only some models support it.
 	Structured bool
@@ -71,7 +75,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, examina.E("bedrock.New", examina.KindInvalid, "bedrock: loading the AWS configuration: %w", err)
 		}
-		cfg.API = NewRuntime(awsCfg)
+		var optFns []func(*bedrockruntime.Options)
+		if cfg.Endpoint != "" {
+			u, err := url.Parse(cfg.Endpoint)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, examina.E("bedrock.New", examina.KindInvalid, "bedrock: endpoint %q is not an http(s) URL", cfg.Endpoint)
+			}
+			optFns = append(optFns, func(o *bedrockruntime.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
+		}
+		cfg.API = NewRuntime(awsCfg, optFns...)
+	} else if cfg.Endpoint != "" {
+		return nil, examina.E("bedrock.New", examina.KindInvalid, "bedrock: an endpoint applies only to the client New builds, not to Config.API")
 	}
 	return &Client{cfg: cfg, api: cfg.API}, nil
 }
