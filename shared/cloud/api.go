@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -41,8 +42,10 @@ type Accepted struct {
 	Links  map[string]string `json:"links"`
 }
 
-// JobView is the JSON body of a 200 answer to GET: the job's status and progress, and
-// the whole result document once the job is completed.
+// JobView is the JSON body of a 200 answer to GET: the job's status and progress and,
+// once the job is completed, the whole result document while the answer stays within
+// the inline limit (Dispatcher.MaxInlineBytes); past it, a presigned URL of the result
+// document with its expiry, and the document's stats, topics and core loops.
 type JobView struct {
 	JobID     string            `json:"job_id"`
 	Status    examina.JobStatus `json:"status"`
@@ -59,7 +62,27 @@ type JobView struct {
 	CreatedAt string            `json:"created_at"`
 	UpdatedAt string            `json:"updated_at"`
 	Result    *examina.Result   `json:"result,omitempty"`
+	// ResultURL is a presigned S3 GET of the result document, set instead of Result
+	// when the document is too large to answer inline; it stops working at
+	// ResultExpiresAt (RFC 3339).
+	ResultURL       string             `json:"result_url,omitempty"`
+	ResultExpiresAt string             `json:"result_expires_at,omitempty"`
+	ResultBytes     int                `json:"result_bytes,omitempty"`
+	Stats           *examina.Stats     `json:"stats,omitempty"`
+	Topics          []examina.Topic    `json:"topics,omitempty"`
+	CoreLoops       []examina.CoreLoop `json:"core_loops,omitempty"`
 }
+
+// InvokeResponseLimit is Lambda's limit on a synchronous invocation's response (and
+// request) payload: 6 MB, counted in bytes of the JSON the function returns.
+const InvokeResponseLimit = 6 << 20
+
+// DefaultMaxInlineBytes bounds GET's encoded Lambda response when the result document
+// is inlined: well inside InvokeResponseLimit, so the answer never fails for its size.
+const DefaultMaxInlineBytes = 1 << 20
+
+// DefaultResultURLTTL is how long a result_url stays valid.
+const DefaultResultURLTTL = 15 * time.Minute
 
 // HandleAPI answers the HTTP API: POST /courses/{course}/analyses (202 with the job id,
 // 400 with the problems, 413 over the size limit) and GET /analyses/{job} (200, 400 for
@@ -201,18 +224,76 @@ func (d *Dispatcher) get(ctx context.Context, id string) events.APIGatewayV2HTTP
 	if job.Total > 0 {
 		v.Progress = float64(min(job.Done, job.Total)) / float64(job.Total)
 	}
-	if job.Status == examina.JobCompleted {
-		key, err := d.Store.ResultKey(ctx, id)
-		if err != nil {
-			return d.serverError(ctx, log, "reading result key", err)
-		}
-		var res examina.Result
-		if err := d.Objects.GetJSON(ctx, key, &res); err != nil {
-			return d.serverError(ctx, log, "reading result document", err)
-		}
-		v.Result = &res
+	if job.Status != examina.JobCompleted {
+		return jsonResponse(http.StatusOK, v)
 	}
+	key, err := d.Store.ResultKey(ctx, id)
+	if err != nil {
+		return d.serverError(ctx, log, "reading result key", err)
+	}
+	limit := d.maxInline()
+	data, err := d.Objects.Get(ctx, key, int64(limit))
+	if err != nil {
+		return d.serverError(ctx, log, "reading result document", err)
+	}
+	var res examina.Result
+	if err := json.Unmarshal(data, &res); len(data) <= limit && err == nil {
+		inline := v
+		inline.Result = &res
+		if resp := jsonResponse(http.StatusOK, inline); invokeSize(resp) <= limit {
+			return resp
+		}
+	}
+	return d.resultLink(ctx, log, v, key)
+}
+
+// resultLink answers GET of a completed job whose document is too large to inline: a
+// presigned URL, and the document's stats, topics and core loops.
+func (d *Dispatcher) resultLink(ctx context.Context, log *slog.Logger, v JobView, key string) events.APIGatewayV2HTTPResponse {
+	if d.Links == nil {
+		return d.serverError(ctx, log, "linking result document", errors.New("the result document is over the inline limit and no presigner is configured"))
+	}
+	data, err := d.Objects.Get(ctx, key, 0)
+	if err != nil {
+		return d.serverError(ctx, log, "reading result document", err)
+	}
+	var summary struct {
+		Stats     examina.Stats      `json:"stats"`
+		Topics    []examina.Topic    `json:"topics"`
+		CoreLoops []examina.CoreLoop `json:"core_loops"`
+	}
+	if err := json.Unmarshal(data, &summary); err != nil {
+		return d.serverError(ctx, log, "decoding result document", err)
+	}
+	ttl := d.ResultURLTTL
+	if ttl <= 0 {
+		ttl = DefaultResultURLTTL
+	}
+	u, expires, err := d.Links.PresignGet(ctx, key, ttl)
+	if err != nil {
+		return d.serverError(ctx, log, "presigning result document", err)
+	}
+	v.ResultURL, v.ResultExpiresAt, v.ResultBytes = u, expires.UTC().Format(time.RFC3339), len(data)
+	v.Stats, v.Topics, v.CoreLoops = &summary.Stats, summary.Topics, summary.CoreLoops
+	log.LogAttrs(ctx, slog.LevelInfo, "result answered by link", slog.Int("result_bytes", len(data)))
 	return jsonResponse(http.StatusOK, v)
+}
+
+func (d *Dispatcher) maxInline() int {
+	if d.MaxInlineBytes > 0 {
+		return min(d.MaxInlineBytes, InvokeResponseLimit)
+	}
+	return DefaultMaxInlineBytes
+}
+
+// invokeSize is the size of resp as the Lambda runtime returns it: the JSON of the
+// whole response object, the body escaped as a JSON string.
+func invokeSize(resp events.APIGatewayV2HTTPResponse) int {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return InvokeResponseLimit + 1
+	}
+	return len(b)
 }
 
 func (d *Dispatcher) serverError(ctx context.Context, log *slog.Logger, what string, err error) events.APIGatewayV2HTTPResponse {

@@ -52,6 +52,12 @@ type Objects interface {
 	PutJSON(ctx context.Context, key string, v any) error
 }
 
+// Presigner presigns URLs of the bucket's objects (the S3 adapter).
+type Presigner interface {
+	// PresignGet returns a GET URL of key valid for ttl, and its expiry.
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (url string, expires time.Time, err error)
+}
+
 // Sender sends one queue message per body (the SQS adapter).
 type Sender interface {
 	SendAll(ctx context.Context, bodies []string) error
@@ -76,6 +82,14 @@ type Dispatcher struct {
 	// Provider and Model as the analyze function computes them. nil: the analyze
 	// function reads the cache itself.
 	Cache CacheLookup
+	// Links presigns result_url for GET answers over MaxInlineBytes; nil: such an
+	// answer is a 500.
+	Links Presigner
+	// MaxInlineBytes bounds GET's response with the result document inlined
+	// (default DefaultMaxInlineBytes, at most InvokeResponseLimit).
+	MaxInlineBytes int
+	// ResultURLTTL is the validity of a result_url (default DefaultResultURLTTL).
+	ResultURLTTL time.Duration
 
 	Bucket          string // the bucket S3 events must come from
 	StateMachineARN string
