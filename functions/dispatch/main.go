@@ -52,10 +52,12 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 	}
 	pathStyle := getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_S3") != ""
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName)
+	bucket := s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle; o.DisableLogOutputChecksumValidationSkipped = true }), env.BucketName)
 	d := &cloud.Dispatcher{
 		Store:           store,
 		Cache:           store,
-		Objects:         s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle; o.DisableLogOutputChecksumValidationSkipped = true }), env.BucketName),
+		Objects:         bucket,
+		Links:           bucket,
 		Queue:           sqsq.New(sqs.NewFromConfig(awsCfg), env.QueueURL),
 		Executions:      sfn.NewFromConfig(awsCfg),
 		Bucket:          env.BucketName,

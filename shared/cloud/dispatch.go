@@ -52,6 +52,15 @@ type Objects interface {
 	PutJSON(ctx context.Context, key string, v any) error
 }
 
+// Presigner presigns URLs of the bucket's objects (the S3 adapter).
+type Presigner interface {
+	// PresignGet returns a GET URL of key valid for ttl, and its expiry.
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (url string, expires time.Time, err error)
+	// PresignPut returns a PUT URL of key valid for ttl, the upload sending the
+	// Content-Type contentType, and its expiry.
+	PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (url string, expires time.Time, err error)
+}
+
 // Sender sends one queue message per body (the SQS adapter).
 type Sender interface {
 	SendAll(ctx context.Context, bodies []string) error
@@ -76,6 +85,16 @@ type Dispatcher struct {
 	// Provider and Model as the analyze function computes them. nil: the analyze
 	// function reads the cache itself.
 	Cache CacheLookup
+	// Links presigns result_url for GET answers over MaxInlineBytes and the upload
+	// URLs of POST /courses/{course}/uploads; nil: those answers are 500s.
+	Links Presigner
+	// MaxInlineBytes bounds GET's response with the result document inlined
+	// (default DefaultMaxInlineBytes, at most InvokeResponseLimit).
+	MaxInlineBytes int
+	// ResultURLTTL is the validity of a result_url (default DefaultResultURLTTL).
+	ResultURLTTL time.Duration
+	// UploadURLTTL is the validity of an upload URL (default DefaultUploadURLTTL).
+	UploadURLTTL time.Duration
 
 	Bucket          string // the bucket S3 events must come from
 	StateMachineARN string
@@ -255,6 +274,15 @@ func (d *Dispatcher) S3Record(ctx context.Context, rec S3Record) error {
 		code = cf.Course.Code
 	}
 	id := JobID(code, rec.S3.Bucket.Name+"/"+key+"/"+version)
+	if token, ok := uploadToken(ik); ok {
+		// An upload URL's job id was given to the caller before the file existed.
+		id = UploadJobID(ik.Course, token)
+		if perr == nil && !strings.EqualFold(cf.Course.Code, ik.Course) {
+			perr = &course.ProblemsError{Source: key, Problems: []course.Problem{{Path: "course.code",
+				Msg: "the file's course " + cf.Course.Code + " is not the course " + ik.Course + " of the upload URL",
+				Fix: "upload the file through an upload URL of its own course"}}}
+		}
+	}
 	log = log.With(slog.String("job_id", id))
 	var pe *course.ProblemsError
 	switch {
@@ -292,6 +320,15 @@ func (d *Dispatcher) S3Record(ctx context.Context, rec S3Record) error {
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "job dispatched", slog.Int("exercises", job.Total), slog.Bool("duplicate", !created))
 	return nil
+}
+
+// uploadToken returns the token of an upload key {course}/upload-{16 hex}.
+func uploadToken(ik InputKey) (string, bool) {
+	token, ok := strings.CutPrefix(ik.Name, UploadPrefix)
+	if !ok || ik.Course == "" || len(token) != 16 || strings.Trim(token, "0123456789abcdef") != "" {
+		return "", false
+	}
+	return token, true
 }
 
 func (d *Dispatcher) limits() course.Limits {

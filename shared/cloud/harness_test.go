@@ -74,7 +74,7 @@ func (s *stack) sender() *sqsq.Sender {
 }
 
 func (s *stack) dispatcher() *cloud.Dispatcher {
-	return &cloud.Dispatcher{Store: s.store, Cache: s.store, Objects: s.bucket, Queue: s.sender(), Executions: s.sfn,
+	return &cloud.Dispatcher{Store: s.store, Cache: s.store, Objects: s.bucket, Links: s.bucket, Queue: s.sender(), Executions: s.sfn,
 		Bucket: s.st.BucketName, StateMachineARN: s.st.StateMachineArn, Provider: offline.ProviderName, Model: offline.ModelName}
 }
 

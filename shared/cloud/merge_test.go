@@ -3,8 +3,10 @@ package cloud_test
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/examina"
@@ -87,6 +89,40 @@ func TestMerge(t *testing.T) {
 	}
 	if d := storetest.Diff(*view.Result, doc); d != "" {
 		t.Fatalf("GET result: %s", d)
+	}
+	// Over the inline limit: a presigned URL of the document plus its summary.
+	d := s.dispatcher()
+	d.MaxInlineBytes = len(resp.Body) / 2
+	linked := d.HandleAPI(s.ctx, getRequest(id))
+	var lv cloud.JobView
+	if linked.StatusCode != 200 || json.Unmarshal([]byte(linked.Body), &lv) != nil || lv.Result != nil || lv.ResultURL == "" {
+		t.Fatalf("GET over the inline limit = %d %.300s", linked.StatusCode, linked.Body)
+	}
+	if n, _ := json.Marshal(linked); len(n) > d.MaxInlineBytes {
+		t.Errorf("linked answer is %d bytes, over the inline limit %d", len(n), d.MaxInlineBytes)
+	}
+	if exp, err := time.Parse(time.RFC3339, lv.ResultExpiresAt); err != nil || exp.Before(time.Now().Add(14*time.Minute)) || exp.After(time.Now().Add(16*time.Minute)) {
+		t.Errorf("result_expires_at = %q (%v), want about 15 minutes from now", lv.ResultExpiresAt, err)
+	}
+	if lv.Stats == nil || storetest.Diff(*lv.Stats, doc.Stats) != "" || storetest.Diff(lv.Topics, doc.Topics) != "" || storetest.Diff(lv.CoreLoops, doc.CoreLoops) != "" {
+		t.Errorf("linked answer's summary differs from the document: stats %+v topics %d loops %d", lv.Stats, len(lv.Topics), len(lv.CoreLoops))
+	}
+	got, err := http.Get(lv.ResultURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetched examina.Result
+	err = json.NewDecoder(got.Body).Decode(&fetched)
+	got.Body.Close()
+	if err != nil || got.StatusCode != 200 || lv.ResultBytes == 0 {
+		t.Fatalf("GET result_url = %d, %v", got.StatusCode, err)
+	}
+	if d := storetest.Diff(fetched, doc); d != "" {
+		t.Fatalf("result_url document: %s", d)
+	}
+	d.Links = nil
+	if r := d.HandleAPI(s.ctx, getRequest(id)); r.StatusCode != 500 {
+		t.Errorf("over the limit without a presigner = %d, want 500", r.StatusCode)
 	}
 	// Merging again is idempotent.
 	if out2, err := m.Merge(s.ctx, cloud.MergeInput{JobID: id}); err != nil || out2 != out {

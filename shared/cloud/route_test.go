@@ -8,6 +8,9 @@ func TestMatchRoute(t *testing.T) {
 	}{
 		{"/courses/ADE/analyses", RoutePost, "ADE"},
 		{"/prod/courses/ADE/analyses", RoutePost, "ADE"},
+		{"/courses/ADE/uploads", RouteUpload, "ADE"},
+		{"/prod/courses/ADE/uploads", RouteUpload, "ADE"},
+		{"/courses/ADE/uploads/x", "", ""},
 		{"/analyses/ade-0123456789ab", RouteGet, "ade-0123456789ab"},
 		{"/prod/analyses/ade-0123456789ab", RouteGet, "ade-0123456789ab"},
 		{"/courses/B/analyses/ade-0123456789ab", "", ""},

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -27,12 +29,83 @@ type API interface {
 
 // Bucket reads and writes objects of one bucket.
 type Bucket struct {
-	client API
-	name   string
+	client  API
+	presign *s3.PresignClient // nil when client is not an *s3.Client
+	name    string
 }
 
-// New returns the bucket name accessed through client.
-func New(client API, name string) *Bucket { return &Bucket{client: client, name: name} }
+// New returns the bucket name accessed through client. Presigned URLs need client
+// to be an *s3.Client (they are signed with its credentials and endpoint).
+func New(client API, name string) *Bucket {
+	b := &Bucket{client: client, name: name}
+	if c, ok := client.(*s3.Client); ok {
+		b.presign = s3.NewPresignClient(c)
+	}
+	return b
+}
+
+// MaxPresignTTL is the longest validity S3 accepts for a SigV4 presigned URL.
+const MaxPresignTTL = 7 * 24 * time.Hour
+
+// PresignGet returns a presigned GET URL of the object at key, valid for ttl (at most
+// MaxPresignTTL), and the instant it expires as the signature states it. A URL signed
+// with temporary credentials (a Lambda role's) stops working when they expire, even
+// before that instant.
+func (b *Bucket) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, time.Time, error) {
+	const op = "s3obj.PresignGet"
+	if err := b.checkPresign(op, ttl); err != nil {
+		return "", time.Time{}, err
+	}
+	req, err := b.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b.name, Key: &key}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", time.Time{}, examina.E(op, examina.KindInternal, "presigning GET %s: %w", key, err)
+	}
+	return presigned(op, req.URL)
+}
+
+// PresignPut returns a presigned PUT URL for the object at key, valid for ttl, and
+// its expiry. The uploader must send the Content-Type header contentType, which the
+// signature covers; the object is encrypted with the bucket's default encryption.
+func (b *Bucket) PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (string, time.Time, error) {
+	const op = "s3obj.PresignPut"
+	if err := b.checkPresign(op, ttl); err != nil {
+		return "", time.Time{}, err
+	}
+	req, err := b.presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: &b.name, Key: &key, ContentType: &contentType},
+		s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", time.Time{}, examina.E(op, examina.KindInternal, "presigning PUT %s: %w", key, err)
+	}
+	return presigned(op, req.URL)
+}
+
+func (b *Bucket) checkPresign(op string, ttl time.Duration) error {
+	if b.presign == nil {
+		return examina.E(op, examina.KindInternal, "bucket %s: presigning needs an *s3.Client", b.name)
+	}
+	if ttl <= 0 || ttl > MaxPresignTTL {
+		return examina.E(op, examina.KindInvalid, "validity %v: want more than 0 and at most %v", ttl, MaxPresignTTL)
+	}
+	return nil
+}
+
+// presigned returns the URL with the expiry its X-Amz-Date and X-Amz-Expires give.
+func presigned(op, raw string) (string, time.Time, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", time.Time{}, examina.E(op, examina.KindInternal, "presigned URL: %w", err)
+	}
+	q := u.Query()
+	signed, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
+	if err != nil {
+		return "", time.Time{}, examina.E(op, examina.KindInternal, "presigned URL without X-Amz-Date: %w", err)
+	}
+	secs, err := strconv.Atoi(q.Get("X-Amz-Expires"))
+	if err != nil {
+		return "", time.Time{}, examina.E(op, examina.KindInternal, "presigned URL without X-Amz-Expires: %w", err)
+	}
+	return raw, signed.Add(time.Duration(secs) * time.Second), nil
+}
 
 // Name returns the bucket's name.
 func (b *Bucket) Name() string { return b.name }
@@ -40,8 +113,18 @@ func (b *Bucket) Name() string { return b.name }
 // Get returns the object's content, reading at most limit+1 bytes so the caller can
 // tell an object over limit (limit <= 0: no limit). A missing object is KindNotFound.
 func (b *Bucket) Get(ctx context.Context, key string, limit int64) ([]byte, error) {
-	const op = "s3obj.Get"
-	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.name, Key: &key})
+	return b.GetVersion(ctx, key, "", limit)
+}
+
+// GetVersion is Get of one version of the object (versionID "" is the newest). A
+// missing object or version is KindNotFound.
+func (b *Bucket) GetVersion(ctx context.Context, key, versionID string, limit int64) ([]byte, error) {
+	const op = "s3obj.GetVersion"
+	in := &s3.GetObjectInput{Bucket: &b.name, Key: &key}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	out, err := b.client.GetObject(ctx, in)
 	if err != nil {
 		return nil, translate(op, key, err)
 	}
@@ -112,7 +195,7 @@ func translate(op, key string, err error) error {
 		return examina.E(op, examina.KindNotFound, "%s: %w", key, err)
 	case errors.As(err, &api):
 		switch api.ErrorCode() {
-		case "NoSuchKey", "NotFound":
+		case "NoSuchKey", "NotFound", "NoSuchVersion":
 			return examina.E(op, examina.KindNotFound, "%s: %w", key, err)
 		case "NoSuchBucket", "AccessDenied":
 			return examina.E(op, examina.KindInternal, "%s: %w", key, err)
