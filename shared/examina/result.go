@@ -50,6 +50,48 @@ type Stats struct {
 	OutputTokens         int   `json:"output_tokens"`
 	WaitMS               int64 `json:"wait_ms"`
 	ElapsedMS            int64 `json:"elapsed_ms"`
+	// Cost is what the run's provider calls cost, every attempt included; nil when
+	// the run was not metered.
+	Cost *Cost `json:"cost,omitempty"`
+}
+
+// Cost is the metered spend of a run: every provider call counts, retries, repairs,
+// truncated and failed attempts included. Amounts are USD; an amount is null when
+// the model's price is unknown (never shown as 0).
+type Cost struct {
+	// USD is the cost of the usage the provider reported for every call.
+	USD *float64 `json:"usd"`
+	// PriceKnown is false when no price was found for the model.
+	PriceKnown   bool `json:"price_known"`
+	InputTokens  int  `json:"input_tokens"`
+	OutputTokens int  `json:"output_tokens"`
+	// RetryUSD and the Retry tokens are the part spent on attempts whose answer was
+	// not kept: failed, truncated, invalid and repaired attempts, and every attempt of
+	// a degraded or abandoned exercise.
+	RetryUSD          *float64 `json:"retry_usd"`
+	RetryInputTokens  int      `json:"retry_input_tokens"`
+	RetryOutputTokens int      `json:"retry_output_tokens"`
+	// Calls is the number of provider calls metered.
+	Calls int `json:"calls"`
+	// UnmeteredCalls reported no usage but may have been billed (timeouts, broken
+	// connections); UnmeteredMaxUSD is their worst case, not included in USD.
+	UnmeteredCalls  int      `json:"unmetered_calls"`
+	UnmeteredMaxUSD *float64 `json:"unmetered_max_usd"`
+	// RefusedCalls were not started because they could exceed MaxUSD.
+	RefusedCalls int `json:"refused_calls,omitempty"`
+	// MaxUSD is the spending cap, absent when none was set.
+	MaxUSD *float64   `json:"max_usd,omitempty"`
+	Price  *PriceInfo `json:"price,omitempty"`
+}
+
+// PriceInfo is the price a cost was computed with.
+type PriceInfo struct {
+	InputPerMTok  float64 `json:"input_per_mtok"`
+	OutputPerMTok float64 `json:"output_per_mtok"`
+	Checked       string  `json:"checked,omitempty"`
+	Source        string  `json:"source,omitempty"`
+	Origin        string  `json:"origin,omitempty"`
+	Local         bool    `json:"local,omitempty"`
 }
 
 // Result is the result document of a job (`--out FILE`, `GET /analyses/{job}`, the S3

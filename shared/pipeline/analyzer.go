@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/examina-dev/examina-serverless/shared/analysis"
+	"github.com/examina-dev/examina-serverless/shared/cost"
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/retry"
 )
@@ -21,6 +22,16 @@ import (
 type Gate interface {
 	Acquire(ctx context.Context, tokens int) error
 	Release(resp examina.Response, err error)
+}
+
+// Meter accounts for the spend of provider calls (cost.Ledger locally, the job's
+// counters in the cloud). Reserve is called right before every provider call, retries
+// and repairs included, with the request about to be sent; when it fails (an error
+// matching cost.ErrCapReached: the call could take the spend over a cap) the call is
+// not made and Analyze returns that error. Otherwise settle is called once with the
+// call's outcome.
+type Meter interface {
+	Reserve(ctx context.Context, req examina.Request) (settle func(examina.Response, error), err error)
 }
 
 // DefaultMaxTokens is the output budget of the first attempt; a truncated answer is
@@ -47,6 +58,8 @@ type Analyzer struct {
 	// deadline exists): no call or wait starts that would end after it.
 	DeadlineMargin time.Duration
 	Logger         *slog.Logger
+	// Meter, when set, meters every call and may refuse one (a cost cap).
+	Meter Meter
 }
 
 // ExhaustedError says every attempt for an exercise failed. The analysis returned with
@@ -105,6 +118,10 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 			return examina.Analysis{}, err
 		}
 		resp, rec, err := a.call(ctx, clock, attempt, req)
+		if errors.Is(err, cost.ErrCapReached) {
+			// Not an attempt: the call was not made. The exercise stays unanalysed.
+			return examina.Analysis{}, err
+		}
 		meta.Attempts = attempt
 		meta.InputTokens += resp.InputTokens
 		meta.OutputTokens += resp.OutputTokens
@@ -203,10 +220,18 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 			return examina.Response{}, rec, err
 		}
 	}
+	settle, err := a.reserve(ctx, req)
+	if err != nil {
+		if a.Gate != nil {
+			a.Gate.Release(examina.Response{}, err)
+		}
+		return examina.Response{}, rec, err
+	}
 	cctx, cancel := a.callContext(ctx, clock)
 	t0 := clock.Now()
 	resp, err := a.Provider.Complete(cctx, req)
 	cancel()
+	settle(resp, err)
 	var pe *examina.ProviderError
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &pe) {
 		// A provider that did not classify its own timeout; one that did (llmhttp's
@@ -223,6 +248,14 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 		rec.HTTPStatus = pe.HTTPStatus
 	}
 	return resp, rec, err
+}
+
+// reserve asks the Meter for the call's budget; without a Meter every call may start.
+func (a *Analyzer) reserve(ctx context.Context, req examina.Request) (func(examina.Response, error), error) {
+	if a.Meter == nil {
+		return func(examina.Response, error) {}, nil
+	}
+	return a.Meter.Reserve(ctx, req)
 }
 
 func (a *Analyzer) margin() time.Duration {
@@ -277,6 +310,10 @@ func rejected(text string) string {
 	}
 	return text[:cut]
 }
+
+// RateTokens is what a request costs against a tokens-per-minute limit (the Gate's
+// estimate), exported for forecasts such as `examina analyze --dry-run`.
+func RateTokens(req examina.Request) int { return estimateTokens(req) }
 
 // estimateTokens is the rate-limit cost of a request: its prompt (about 4 bytes a
 // token) plus its output budget.

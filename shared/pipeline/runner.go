@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/analysis"
+	"github.com/examina-dev/examina-serverless/shared/cost"
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/retry"
 )
@@ -58,7 +59,29 @@ type Runner struct {
 	// FlushEvery bounds how many finished results wait in memory before being written
 	// (default 64); they are also written at least every 200ms.
 	FlushEvery int
+	// Cost, when set, meters every provider call of the run (it becomes the Analyzer's
+	// Meter unless that has one) and fills the result's stats.cost. When its cap
+	// refuses a call, no further exercise starts, the calls in flight finish and are
+	// stored, and Run returns a *BudgetError.
+	Cost *cost.Ledger
 }
+
+// BudgetError says a run stopped at its cost cap. Everything finished is stored;
+// running again with a higher cap resumes.
+type BudgetError struct {
+	Cap *cost.CapError
+	// Done is the number of exercises stored for the job (earlier runs included) and
+	// Total the course's; Analyzed is how many this run finished.
+	Done, Total, Analyzed int
+	// Cost is this run's spend.
+	Cost examina.Cost
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("%v; %d of %d exercises are analysed and stored", e.Cap, e.Done, e.Total)
+}
+
+func (e *BudgetError) Unwrap() error { return e.Cap }
 
 // Run analyses cf and returns its result document, also stored in the Store. On
 // interruption (ctx done) every finished exercise is already stored, the job is marked
@@ -89,6 +112,9 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 	// (and the Analyzer adds the exercise's position).
 	an := *r.Analyzer
 	an.Logger = log
+	if r.Cost != nil && an.Meter == nil {
+		an.Meter = r.Cost
+	}
 
 	existing := map[int]examina.ExerciseResult{}
 	if prev, err := r.Store.GetJob(ctx, job.ID); err == nil {
@@ -137,9 +163,17 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 	// The job record is updated with a fresh context: an interrupted run must still
 	// say so in the store.
 	bg := context.WithoutCancel(ctx)
+	var capErr *cost.CapError
+	if errors.As(runErr, &capErr) {
+		be := &BudgetError{Cap: capErr, Done: resumed + counts.done, Total: len(cf.Exercises), Analyzed: counts.done}
+		if r.Cost != nil {
+			be.Cost = r.Cost.Report(counts.keptIn, counts.keptOut)
+		}
+		runErr = be
+	}
 	if runErr != nil {
 		job.Status = examina.JobCancelled
-		if !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, context.DeadlineExceeded) {
+		if !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, context.DeadlineExceeded) && !errors.Is(runErr, cost.ErrCapReached) {
 			job.Status = examina.JobFailed
 		}
 		job.Reason = runErr.Error()
@@ -172,6 +206,10 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 	res.Stats.OutputTokens = counts.outTokens
 	res.Stats.WaitMS = counts.waitMS
 	res.Stats.ElapsedMS = clock.Now().Sub(started).Milliseconds()
+	if r.Cost != nil {
+		c := r.Cost.Report(counts.keptIn, counts.keptOut)
+		res.Stats.Cost = &c
+	}
 	if err := r.Store.PutOutput(bg, res); err != nil {
 		return examina.Result{}, fmt.Errorf("storing the result document: %w", err)
 	}
@@ -193,6 +231,8 @@ type runCounts struct {
 	done, calls, retries, cacheHits int
 	inTokens, outTokens             int
 	waitMS                          int64
+	// keptIn and keptOut are the tokens of the attempts whose answers were kept.
+	keptIn, keptOut int
 }
 
 func (c *runCounts) add(a examina.Analysis) {
@@ -206,6 +246,10 @@ func (c *runCounts) add(a examina.Analysis) {
 	c.inTokens += a.InputTokens
 	c.outTokens += a.OutputTokens
 	c.waitMS += a.WaitMS
+	if n := len(a.AttemptLog); a.Status == examina.StatusOK && n > 0 {
+		c.keptIn += a.AttemptLog[n-1].InputTokens
+		c.keptOut += a.AttemptLog[n-1].OutputTokens
+	}
 }
 
 // analyzeAll runs the sliding window over todo and writes results as they finish.
@@ -224,11 +268,25 @@ func (r *Runner) analyzeAll(ctx context.Context, an *Analyzer, job examina.Job, 
 	defer cancel(nil)
 	next := make(chan int)
 	finished := make(chan done, workers)
+	// stop is closed when the cost cap refuses a call: no exercise starts after it,
+	// those in progress finish (their calls may still fit the cap).
+	stop := make(chan struct{})
+	var capOnce sync.Once
+	var capErr error
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
+				select {
+				case <-stop:
+					continue
+				default:
+				}
 				res, err := r.one(wctx, an, job, cf, i)
+				if errors.Is(err, cost.ErrCapReached) {
+					capOnce.Do(func() { capErr = err; close(stop) })
+					continue
+				}
 				if err != nil {
 					if wctx.Err() == nil {
 						cancel(err)
@@ -245,6 +303,8 @@ func (r *Runner) analyzeAll(ctx context.Context, an *Analyzer, job examina.Job, 
 			select {
 			case next <- i:
 			case <-wctx.Done():
+				return
+			case <-stop:
 				return
 			}
 		}
@@ -304,6 +364,9 @@ loop:
 	}
 	if err := ctx.Err(); err != nil {
 		return counts, err
+	}
+	if capErr != nil {
+		return counts, capErr
 	}
 	return counts, nil
 }
