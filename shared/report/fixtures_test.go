@@ -28,7 +28,7 @@ func adeResult(t testing.TB) examina.Result {
 // ok is a valid, confident analysis.
 func ok(topic, loop string, conf float64, difficulty string, variations ...string) examina.Analysis {
 	return examina.Analysis{IsValidExercise: true, Topic: topic, CoreLoopName: loop, CoreLoopID: examina.CoreLoopID(loop),
-		Procedure: []string{"Read the " + loop + " question", "1. Apply *the* rule", "Check the result"},
+		Procedure:  []string{"Read the " + loop + " question", "1. Apply *the* rule", "Check the result"},
 		Difficulty: difficulty, Variations: variations, Confidence: conf,
 		Meta: examina.Meta{Status: examina.StatusOK, Attempts: 1, Provider: "openai", Model: "gpt-4o-mini"}}
 }

@@ -2,8 +2,8 @@ package report_test
 
 import (
 	"bytes"
-	htmlpkg "html"
 	"flag"
+	htmlpkg "html"
 	"os"
 	"path/filepath"
 	"regexp"
