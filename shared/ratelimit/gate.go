@@ -1,8 +1,9 @@
 // Package ratelimit paces provider calls: client-side limits of requests and tokens per
 // minute for one provider and model, shared by every worker of the process, and an
 // adaptive (AIMD) limit of calls in flight that halves on 429/529/503 and grows back
-// after a window of successes. A Gate combines them and implements pipeline.Gate; a
-// Registry hands out one Gate per provider and model.
+// after a window of successes. A Gate combines them and implements pipeline.Gate and
+// pipeline.Reserver (tokens reserved by estimate are settled with the call's actual
+// usage); a Registry hands out one Gate per provider and model.
 package ratelimit
 
 import (
@@ -25,6 +26,11 @@ type Config struct {
 	// Per is the span of RPM and TPM (default one minute; tests and benchmarks scale
 	// it down).
 	Per time.Duration
+	// Intervals spreads requests: RPM is also enforced over Per/Intervals, as
+	// ceil(RPM/Intervals) requests per interval, so a minute's budget is not sent in
+	// one burst (providers quantise per-minute limits over shorter intervals). 0 or 1:
+	// the whole-window limit only.
+	Intervals int
 	// Slack is added to every window expiry to absorb clock and network skew between
 	// this process and the server (default Per/100).
 	Slack time.Duration
@@ -48,6 +54,7 @@ type Stats struct {
 	Waited         time.Duration // total time Acquires slept for rate-limit budget
 	RateLimited    int           // releases with a rate-limited error
 	Held           int           // pauses ordered by the server
+	Credited       int           // reserved tokens given back by settled calls
 	Limit          int           // current concurrency limit
 	LowestLimit    int           // lowest concurrency limit reached
 	Decreases      int           // times the limit was halved
@@ -66,11 +73,19 @@ type Gate struct {
 	inflight   int
 	conc       aimd
 	requests   window
+	spread     window // requests over Per/Intervals
 	tokens     window
 	last       time.Time // latest reservation: reservations are FIFO
 	hold       time.Time // no call starts before this
 	lastTokens int       // estimate of the latest Acquire
 	stats      Stats
+}
+
+// slot is one reservation: its start and its entries in the windows.
+type slot struct {
+	at                time.Time
+	tokens            int
+	req, spread, toks uint64
 }
 
 // NewGate returns a Gate for cfg.
@@ -98,6 +113,9 @@ func NewGate(cfg Config) *Gate {
 		requests: window{limit: cfg.RPM, per: cfg.Per, slack: cfg.Slack},
 		tokens:   window{limit: cfg.TPM, per: cfg.Per, slack: cfg.Slack},
 	}
+	if k := cfg.Intervals; k > 1 && cfg.RPM > 0 {
+		g.spread = window{limit: (cfg.RPM + k - 1) / k, per: cfg.Per / time.Duration(k), slack: cfg.Slack / time.Duration(k)}
+	}
 	g.stats.MaxConcurrency = cfg.MaxConcurrency
 	return g
 }
@@ -107,6 +125,31 @@ func NewGate(cfg Config) *Gate {
 // ordered by the server. It returns ctx's error if ctx ends first (and then needs no
 // Release).
 func (g *Gate) Acquire(ctx context.Context, tokens int) error {
+	_, err := g.acquire(ctx, tokens)
+	return err
+}
+
+// Reserve is Acquire for a call settled on its own: the returned function ends the
+// call in place of Release, and gives back the tokens the response shows it did not
+// use (the estimate's unused output budget), so they are not withheld from later calls
+// for a whole window.
+func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, error), error) {
+	s, err := g.acquire(ctx, tokens)
+	if err != nil {
+		return nil, err
+	}
+	return func(resp examina.Response, err error) {
+		g.mu.Lock()
+		if used := resp.InputTokens + resp.OutputTokens; used > 0 && used < s.tokens {
+			g.tokens.settle(s.toks, used)
+			g.stats.Credited += s.tokens - used
+		}
+		g.mu.Unlock()
+		g.Release(resp, err)
+	}, nil
+}
+
+func (g *Gate) acquire(ctx context.Context, tokens int) (slot, error) {
 	g.mu.Lock()
 	for g.inflight >= g.conc.limit {
 		ch := g.changed
@@ -114,47 +157,64 @@ func (g *Gate) Acquire(ctx context.Context, tokens int) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return slot{}, ctx.Err()
 		}
 		g.mu.Lock()
 	}
 	g.inflight++
 	now := g.clock.Now()
-	t := g.reserve(now, tokens)
+	s := g.reserve(now, tokens)
 	g.mu.Unlock()
-	if d := t.Sub(now); d > 0 {
+	for {
+		d := s.at.Sub(now)
+		if d <= 0 {
+			break
+		}
 		if err := g.clock.Sleep(ctx, d); err != nil {
 			g.mu.Lock()
 			g.inflight--
-			g.unreserve(t, tokens)
+			g.unreserve(s)
 			g.signal()
 			g.mu.Unlock()
-			return err
+			return slot{}, err
 		}
 		g.mu.Lock()
 		g.stats.Waited += d
+		now = g.clock.Now()
+		// A pause ordered by the server while this call slept towards an earlier slot
+		// holds it back too: the slot is given up and booked again after the pause.
+		if g.hold.After(now) && g.hold.After(s.at) {
+			g.unreserve(s)
+			s = g.reserve(now, tokens)
+		}
 		g.mu.Unlock()
 	}
 	g.mu.Lock()
 	g.stats.Acquired++
 	g.mu.Unlock()
-	return nil
+	return s, nil
 }
 
 // reserve books the earliest start at or after now for one request of n tokens.
 // Called with g.mu held.
-func (g *Gate) reserve(now time.Time, n int) time.Time {
+func (g *Gate) reserve(now time.Time, n int) slot {
+	g.requests.prune(now)
+	g.spread.prune(now)
+	g.tokens.prune(now)
 	t := now
 	for _, c := range []time.Time{g.last, g.hold} {
 		if c.After(t) {
 			t = c
 		}
 	}
-	// Each window's earliest instant is monotonic in t: iterate until both agree
+	// Each window's earliest instant is monotonic in t: iterate until all agree
 	// (entries only expire as t grows, so this settles within a few rounds).
-	for range 8 {
+	for range 16 {
 		next := t
 		if r := g.requests.earliest(t, 1); r.After(next) {
+			next = r
+		}
+		if r := g.spread.earliest(t, 1); r.After(next) {
 			next = r
 		}
 		if k := g.tokens.earliest(t, n); k.After(next) {
@@ -165,22 +225,25 @@ func (g *Gate) reserve(now time.Time, n int) time.Time {
 		}
 		t = next
 	}
-	g.requests.add(t, 1)
-	g.tokens.add(t, n)
+	s := slot{at: t, tokens: n, req: g.requests.add(t, 1), spread: g.spread.add(t, 1), toks: g.tokens.add(t, n)}
 	g.last = t
 	g.lastTokens = n
-	return t
+	return s
 }
 
 // unreserve takes back a reservation made by reserve for a call that never started
 // (its wait was cancelled), so later callers do not wait for budget nobody used.
-func (g *Gate) unreserve(t time.Time, n int) {
-	g.requests.remove(t, 1)
-	g.tokens.remove(t, n)
-	if g.last.Equal(t) {
+// Called with g.mu held.
+func (g *Gate) unreserve(s slot) {
+	g.requests.remove(s.req)
+	g.spread.remove(s.spread)
+	g.tokens.remove(s.toks)
+	if g.last.Equal(s.at) {
 		g.last = g.requests.latest()
-		if l := g.tokens.latest(); l.After(g.last) {
-			g.last = l
+		for _, l := range []time.Time{g.spread.latest(), g.tokens.latest()} {
+			if l.After(g.last) {
+				g.last = l
+			}
 		}
 	}
 }

@@ -296,3 +296,175 @@ func TestRegistry(t *testing.T) {
 		t.Fatal("different models share a gate")
 	}
 }
+
+// TestGateCancelledWaitKeepsWindow: RPM 2, two calls at +0 s, a third cancelled while
+// waiting for +60 s: the fourth must still wait for +60 s. Booking the third at the
+// future instant used to drop the window's entries expiring before it, and giving the
+// third back left the window with one entry: the fourth was admitted at +0 s.
+func TestGateCancelledWaitKeepsWindow(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	g := NewGate(Config{RPM: 2, Clock: clock, Slack: time.Nanosecond})
+	ctx := context.Background()
+	for range 2 {
+		if err := g.Acquire(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		g.Release(examina.Response{}, nil)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := g.Acquire(cctx, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("third Acquire = %v, want cancelled", err)
+	}
+	if err := g.Acquire(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := clock.Now().Sub(t0); got < time.Minute {
+		t.Fatalf("fourth call started at +%v with two calls at +0 under RPM 2, want +1m", got)
+	}
+}
+
+// blockingClock is a fake clock whose sleepers block until Advance reaches their
+// deadline, so a test can act while a caller sleeps.
+type blockingClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+	asleep  chan struct{} // receives once per Sleep that blocks
+}
+
+type waiter struct {
+	until time.Time
+	ch    chan struct{}
+}
+
+func newBlockingClock(start time.Time) *blockingClock {
+	return &blockingClock{now: start, asleep: make(chan struct{}, 16)}
+}
+
+func (c *blockingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *blockingClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	if d <= 0 {
+		c.mu.Unlock()
+		return ctx.Err()
+	}
+	w := waiter{until: c.now.Add(d), ch: make(chan struct{})}
+	c.waiters = append(c.waiters, w)
+	c.mu.Unlock()
+	c.asleep <- struct{}{}
+	select {
+	case <-w.ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// AdvanceTo moves the time to at and wakes the sleepers due by then.
+func (c *blockingClock) AdvanceTo(at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = at
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.until.After(at) {
+			kept = append(kept, w)
+		} else {
+			close(w.ch)
+		}
+	}
+	c.waiters = kept
+}
+
+// TestGatePauseHoldsSleepers: a server pause (429 with Retry-After) ordered while a
+// caller already sleeps towards an earlier reserved slot holds that caller back too,
+// instead of letting it fire into another 429.
+func TestGatePauseHoldsSleepers(t *testing.T) {
+	clock := newBlockingClock(t0)
+	g := NewGate(Config{RPM: 1, Clock: clock, Slack: time.Nanosecond, MaxConcurrency: 2})
+	ctx := context.Background()
+	if err := g.Acquire(ctx, 1); err != nil { // the first call, in flight at +0
+		t.Fatal(err)
+	}
+	started := make(chan time.Time, 1)
+	go func() {
+		if err := g.Acquire(ctx, 1); err != nil {
+			t.Error(err)
+		}
+		started <- clock.Now()
+	}()
+	<-clock.asleep // the second call sleeps towards +60 s
+	clock.AdvanceTo(at(1))
+	g.Release(examina.Response{}, rateLimited(100*time.Second)) // pause until +101 s
+	clock.AdvanceTo(at(61))
+	select { // woken at +61, it must sleep again: the pause holds it
+	case <-clock.asleep:
+	case at := <-started:
+		t.Fatalf("the sleeping call started at +%v, inside the server's pause until +101s", at.Sub(t0))
+	}
+	clock.AdvanceTo(at(101))
+	if got := (<-started).Sub(t0); got < 101*time.Second {
+		t.Fatalf("the sleeping call started at +%v, inside the server's pause until +101s", got)
+	}
+}
+
+// TestGateSettleCreditsUnusedTokens: a call reserved by estimate and settled with its
+// actual usage gives the unused budget back, so the next call need not wait a window.
+func TestGateSettleCreditsUnusedTokens(t *testing.T) {
+	tests := []struct {
+		name   string
+		resp   examina.Response
+		second time.Duration
+	}{
+		{"usage below the estimate", examina.Response{InputTokens: 200, OutputTokens: 100}, 0},
+		{"no usage reported keeps the estimate", examina.Response{}, time.Minute},
+		{"usage above the estimate keeps the estimate", examina.Response{InputTokens: 700, OutputTokens: 300}, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := retrytest.NewClock(t0)
+			g := NewGate(Config{TPM: 1000, Clock: clock, Slack: time.Nanosecond})
+			ctx := context.Background()
+			settle, err := g.Reserve(ctx, 800)
+			if err != nil {
+				t.Fatal(err)
+			}
+			settle(tt.resp, nil)
+			settle, err = g.Reserve(ctx, 600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			settle(examina.Response{}, nil)
+			if got := clock.Now().Sub(t0); got < tt.second || got > tt.second+time.Millisecond {
+				t.Fatalf("second call started at +%v, want +%v", got, tt.second)
+			}
+		})
+	}
+}
+
+// TestGateSpreadsRequests: with Intervals, RPM is also enforced over shorter
+// intervals, so a minute's budget is not sent at once.
+func TestGateSpreadsRequests(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	g := NewGate(Config{RPM: 6, Intervals: 3, Clock: clock, Slack: time.Nanosecond})
+	var starts []time.Duration
+	for range 8 {
+		if err := g.Acquire(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		starts = append(starts, clock.Now().Sub(t0).Round(time.Millisecond))
+		g.Release(examina.Response{}, nil)
+	}
+	want := []time.Duration{0, 0, 20 * time.Second, 20 * time.Second, 40 * time.Second, 40 * time.Second, time.Minute, time.Minute}
+	for i := range want {
+		if starts[i] != want[i] {
+			t.Fatalf("starts %v, want %v", starts, want)
+		}
+	}
+}
