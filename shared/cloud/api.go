@@ -59,6 +59,11 @@ type JobView struct {
 	CreatedAt string            `json:"created_at"`
 	UpdatedAt string            `json:"updated_at"`
 	Result    *examina.Result   `json:"result,omitempty"`
+	// MaxCostUSD is the job's cost cap (absent: none); Cost its spend so far, every
+	// provider call counted (retries and failures included), from the job's counters
+	// (once done, the result document's stats.cost, with the retry share).
+	MaxCostUSD float64       `json:"max_cost_usd,omitempty"`
+	Cost       *examina.Cost `json:"cost,omitempty"`
 }
 
 // HandleAPI answers the HTTP API: POST /courses/{course}/analyses (202 with the job id,
@@ -201,6 +206,8 @@ func (d *Dispatcher) get(ctx context.Context, id string) events.APIGatewayV2HTTP
 	if job.Total > 0 {
 		v.Progress = float64(min(job.Done, job.Total)) / float64(job.Total)
 	}
+	v.MaxCostUSD = job.MaxCostUSD
+	v.Cost = JobCost(job, d.Pricing.Quote(job.Provider, job.Model), -1, -1)
 	if job.Status == examina.JobCompleted {
 		key, err := d.Store.ResultKey(ctx, id)
 		if err != nil {
@@ -211,6 +218,9 @@ func (d *Dispatcher) get(ctx context.Context, id string) events.APIGatewayV2HTTP
 			return d.serverError(ctx, log, "reading result document", err)
 		}
 		v.Result = &res
+		if res.Stats.Cost != nil {
+			v.Cost = res.Stats.Cost
+		}
 	}
 	return jsonResponse(http.StatusOK, v)
 }

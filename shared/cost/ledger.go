@@ -15,12 +15,16 @@ var ErrCapReached = errors.New("cost cap reached")
 // CapError says a call was not started because it could take the spend over the cap.
 type CapError struct {
 	CapUSD      float64 // the cap
-	SpentUSD    float64 // spent so far (unmetered calls at their worst case)
-	ReservedUSD float64 // reserved by calls in flight, at their worst case
+	SpentUSD    float64 // spent so far (unmetered calls at their worst case); -1: not known here
+	ReservedUSD float64 // reserved by calls in flight, at their worst case; -1: not known here
 	NextUSD     float64 // the refused call's worst case
 }
 
 func (e *CapError) Error() string {
+	if e.SpentUSD < 0 {
+		// The spend lives elsewhere (a job's counters): only the cap is known here.
+		return fmt.Sprintf("cost cap of %s reached: the next call could cost up to %s, more than the cap leaves", FormatUSD(e.CapUSD), FormatUSD(e.NextUSD))
+	}
 	return fmt.Sprintf("cost cap of %s reached: %s spent, %s reserved by calls in flight, the next call could cost up to %s",
 		FormatUSD(e.CapUSD), FormatUSD(e.SpentUSD), FormatUSD(e.ReservedUSD), FormatUSD(e.NextUSD))
 }
@@ -157,23 +161,29 @@ func (l *Ledger) Report(keptIn, keptOut int) examina.Cost {
 }
 
 // Summarize builds the cost section of stats from metered totals (the cloud passes a
-// job's counters).
+// job's counters). Negative kept tokens mean the kept answers are not known: the
+// retry share is then left out (null).
 func Summarize(q Quote, t Totals, keptIn, keptOut int, capUSD float64) examina.Cost {
 	c := examina.Cost{
-		PriceKnown:        q.Known,
-		InputTokens:       t.InputTokens,
-		OutputTokens:      t.OutputTokens,
-		RetryInputTokens:  max(t.InputTokens-keptIn, 0),
-		RetryOutputTokens: max(t.OutputTokens-keptOut, 0),
-		Calls:             t.Calls,
-		UnmeteredCalls:    t.Unmetered,
-		RefusedCalls:      t.Refused,
+		PriceKnown:     q.Known,
+		InputTokens:    t.InputTokens,
+		OutputTokens:   t.OutputTokens,
+		Calls:          t.Calls,
+		UnmeteredCalls: t.Unmetered,
+		RefusedCalls:   t.Refused,
+	}
+	split := keptIn >= 0 && keptOut >= 0 // negative: the kept answers are not known (yet)
+	if split {
+		c.RetryInputTokens, c.RetryOutputTokens = max(t.InputTokens-keptIn, 0), max(t.OutputTokens-keptOut, 0)
 	}
 	if q.Known {
 		usd := NanosToUSD(t.MeteredNanos)
-		retry := min(q.USD(c.RetryInputTokens, c.RetryOutputTokens), usd)
 		worst := NanosToUSD(t.UnmeteredNanos)
-		c.USD, c.RetryUSD, c.UnmeteredMaxUSD = &usd, &retry, &worst
+		c.USD, c.UnmeteredMaxUSD = &usd, &worst
+		if split {
+			retry := min(q.USD(c.RetryInputTokens, c.RetryOutputTokens), usd)
+			c.RetryUSD = &retry
+		}
 		c.Price = &examina.PriceInfo{InputPerMTok: q.InputPerMTok, OutputPerMTok: q.OutputPerMTok,
 			Checked: q.Checked, Source: q.Source, Origin: q.Origin, Local: q.Local}
 	}
