@@ -87,8 +87,8 @@ func costRows(row func(string, any), c *examina.Cost) {
 	}
 	row("cost", line)
 	row("  of it retries/failures", fmt.Sprintf("%s (%d in + %d out tokens)", cost.FormatUSD(*c.RetryUSD), c.RetryInputTokens, c.RetryOutputTokens))
-	if c.UnmeteredCalls > 0 {
-		row("  unmetered calls", fmt.Sprintf("%d reported no usage (timeouts); up to %s more", c.UnmeteredCalls, cost.FormatUSD(*c.UnmeteredMaxUSD)))
+	if local := c.Price != nil && c.Price.Local; c.UnmeteredCalls > 0 && !local {
+		row("  unmetered calls", fmt.Sprintf("%d reported no usage (timeouts, unreadable answers): up to %s more", c.UnmeteredCalls, cost.FormatUSD(*c.UnmeteredMaxUSD)))
 	}
 	if c.MaxUSD != nil {
 		row("  cap", cost.FormatUSD(*c.MaxUSD))
