@@ -28,7 +28,7 @@ type costFlags struct {
 
 func (c *costFlags) register(fs *flag.FlagSet, env *envReader) {
 	fs.StringVar(&c.prices, "prices", env.str("EXAMINA_PRICES", ""), "price file overriding the built-in prices, USD per million tokens (format in the README; env EXAMINA_PRICES)")
-	fs.Float64Var(&c.maxCost, "max-cost", env.float("max-cost", "EXAMINA_MAX_COST", 0), "stop before any call that could take this run's spend over this many USD; finished work is stored and a rerun with a higher cap resumes (env EXAMINA_MAX_COST; 0: no cap)")
+	fs.Float64Var(&c.maxCost, "max-cost", env.float("max-cost", "EXAMINA_MAX_COST", 0), "stop before any call that could take the job's spend (all its runs; --force starts over) over this many USD; finished work is stored and a rerun with a higher cap resumes (env EXAMINA_MAX_COST; 0: no cap)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "make no provider call: print the requests, tokens, cost and time the run would take, and what the store and cache would skip")
 }
 
@@ -90,8 +90,11 @@ func costRows(row func(string, any), c *examina.Cost) {
 	if local := c.Price != nil && c.Price.Local; c.UnmeteredCalls > 0 && !local {
 		row("  unmetered calls", fmt.Sprintf("%d reported no usage (timeouts, unreadable answers): up to %s more", c.UnmeteredCalls, cost.FormatUSD(*c.UnmeteredMaxUSD)))
 	}
+	if c.JobUSD != nil {
+		row("  all runs of this job", cost.FormatUSD(*c.JobUSD))
+	}
 	if c.MaxUSD != nil {
-		row("  cap", cost.FormatUSD(*c.MaxUSD))
+		row("  cap (the job's)", cost.FormatUSD(*c.MaxUSD))
 	}
 	if p := c.Price; p != nil && !p.Local {
 		row("  price", fmt.Sprintf("$%g in / $%g out per million tokens (%s, checked %s, %s)", p.InputPerMTok, p.OutputPerMTok, p.Origin, p.Checked, p.Source))
@@ -134,7 +137,9 @@ type dryRunReport struct {
 	LatencyBasis string             `json:"latency_basis"`
 	ExpectedMS   int64              `json:"expected_ms"`
 	MaxCostUSD   float64            `json:"max_cost_usd,omitempty"`
-	TokenMethod  string             `json:"token_method"`
+	// SpentUSD is what earlier runs of this job spent (it counts towards the cap).
+	SpentUSD    float64 `json:"spent_usd,omitempty"`
+	TokenMethod string  `json:"token_method"`
 }
 
 // dryRun forecasts the run without calling the provider.
@@ -160,7 +165,10 @@ func (m *Main) dryRun(ctx context.Context, c *analyzeConfig, cf examina.CourseFi
 	stored := map[int]examina.ExerciseResult{}
 	outHist, latHist := []int{}, []int64{}
 	if st != nil {
-		if _, err := st.GetJob(ctx, jobID); err == nil && !c.force {
+		if job, err := st.GetJob(ctx, jobID); err == nil && !c.force {
+			if job.Spend != nil {
+				rep.SpentUSD = cost.NanosToUSD(job.Spend.MeteredNanos + job.Spend.UnmeteredNanos)
+			}
 			rs, err := st.Results(ctx, jobID)
 			if err != nil {
 				return fmt.Errorf("reading stored results: %w", err)
@@ -282,6 +290,9 @@ func printDryRun(w io.Writer, rep dryRunReport, cf examina.CourseFile) {
 	default:
 		row("cost", fmt.Sprintf("~%s (worst case %s)", cost.FormatUSD(*rep.CostUSD), cost.FormatUSD(*rep.WorstCostUSD)))
 		row("price", fmt.Sprintf("$%g in / $%g out per million tokens (%s, checked %s, %s)", rep.Price.InputPerMTok, rep.Price.OutputPerMTok, rep.Price.Origin, rep.Price.Checked, rep.Price.Source))
+	}
+	if rep.SpentUSD > 0 {
+		row("spent by earlier runs", cost.FormatUSD(rep.SpentUSD))
 	}
 	if rep.MaxCostUSD > 0 {
 		row("cap (--max-cost)", cost.FormatUSD(rep.MaxCostUSD))

@@ -120,6 +120,12 @@ func TestMaxCostStopsAndResumes(t *testing.T) {
 		t.Errorf("a capped run wrote a result file")
 	}
 
+	// The cap is the job's: the same cap again makes no call (what was spent counts).
+	code, _, stderr = run(t, nil, append(args, "--max-cost", "40")...)
+	if code != exitRun || srv.Stats().Requests != first || !strings.Contains(stderr, "stopped at the cost cap") {
+		t.Fatalf("rerun under the same cap: exit %d, calls %d → %d\n%s", code, first, srv.Stats().Requests, stderr)
+	}
+
 	code, stdout, stderr = run(t, nil, append(args, "--max-cost", "1000")...)
 	if code != exitOK {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, stderr)
@@ -135,6 +141,9 @@ func TestMaxCostStopsAndResumes(t *testing.T) {
 	c := res.Stats.Cost
 	if res.Stats.Resumed != first || c == nil || c.Calls != 35-first || c.USD == nil || *c.USD != 6*float64(35-first) || c.MaxUSD == nil || *c.MaxUSD != 1000 {
 		t.Errorf("resumed %d (want %d), cost %+v", res.Stats.Resumed, first, c)
+	}
+	if c.JobUSD == nil || *c.JobUSD != 6*35 {
+		t.Errorf("job_usd = %v, want every run's spend, $%d", c.JobUSD, 6*35)
 	}
 	if !strings.Contains(stdout, "cost") || !strings.Contains(stdout, "of it retries/failures") || !strings.Contains(stdout, "example.test/pricing") {
 		t.Errorf("summary lacks the cost:\n%s", stdout)

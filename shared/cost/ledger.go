@@ -64,7 +64,8 @@ type Totals struct {
 	UnmeteredNanos int64
 	ReservedNanos  int64 // reserved by calls in flight now
 	Refused        int   // calls refused by the cap
-	// PeakNanos is the highest spent+reserved seen: never above the cap.
+	// PeakNanos is the highest spent+reserved seen, earlier runs' spend included:
+	// never above the cap.
 	PeakNanos int64
 }
 
@@ -81,6 +82,32 @@ type Ledger struct {
 
 	mu sync.Mutex
 	t  Totals
+	// carried is the spend of the job's earlier runs (Carry): it counts towards the
+	// cap and the job's total, not this run's figures.
+	carried examina.Spend
+}
+
+// Carry adds the spend of the job's earlier runs, so the cap holds for the job as a
+// whole: a run resumed after the cap stopped it continues only under a higher cap.
+// Call it before the first Reserve.
+func (l *Ledger) Carry(prev examina.Spend) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.carried = prev
+	l.carried.CommittedNanos = prev.MeteredNanos + prev.UnmeteredNanos // nothing is in flight between runs
+}
+
+// carriedNanos is the earlier runs' spend as the cap counts it. Called with l.mu held.
+func (l *Ledger) carriedNanos() int64 { return l.carried.MeteredNanos + l.carried.UnmeteredNanos }
+
+// JobSpend is the job's spend: the earlier runs' (Carry) plus this run's.
+func (l *Ledger) JobSpend() examina.Spend {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, t := l.carried, l.t
+	return examina.Spend{Calls: c.Calls + t.Calls, InputTokens: c.InputTokens + t.InputTokens, OutputTokens: c.OutputTokens + t.OutputTokens,
+		MeteredNanos: c.MeteredNanos + t.MeteredNanos, Unmetered: c.Unmetered + t.Unmetered, UnmeteredNanos: c.UnmeteredNanos + t.UnmeteredNanos,
+		CommittedNanos: c.MeteredNanos + c.UnmeteredNanos + t.SpentNanos() + t.ReservedNanos, Refused: c.Refused + t.Refused}
 }
 
 // NewLedger returns a Ledger pricing calls at q. maxUSD > 0 sets a cap, which needs a
@@ -121,13 +148,13 @@ func (l *Ledger) Reserve(_ context.Context, req examina.Request) (settle func(ex
 	worst := l.quote.Nanos(WorstInput(req), WorstOutput(req))
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.capNanos > 0 && l.t.SpentNanos()+l.t.ReservedNanos+worst > l.capNanos {
+	if l.capNanos > 0 && l.carriedNanos()+l.t.SpentNanos()+l.t.ReservedNanos+worst > l.capNanos {
 		l.t.Refused++
-		return nil, &CapError{CapUSD: NanosToUSD(l.capNanos), SpentUSD: NanosToUSD(l.t.SpentNanos()),
+		return nil, &CapError{CapUSD: NanosToUSD(l.capNanos), SpentUSD: NanosToUSD(l.carriedNanos() + l.t.SpentNanos()),
 			ReservedUSD: NanosToUSD(l.t.ReservedNanos), NextUSD: NanosToUSD(worst)}
 	}
 	l.t.ReservedNanos += worst
-	l.t.PeakNanos = max(l.t.PeakNanos, l.t.SpentNanos()+l.t.ReservedNanos)
+	l.t.PeakNanos = max(l.t.PeakNanos, l.carriedNanos()+l.t.SpentNanos()+l.t.ReservedNanos)
 	var once sync.Once
 	return func(resp examina.Response, err error) {
 		once.Do(func() { l.settle(worst, resp, err) })
@@ -148,7 +175,7 @@ func (l *Ledger) settle(worst int64, resp examina.Response, err error) {
 		l.t.Unmetered++
 		l.t.UnmeteredNanos += worst
 	}
-	l.t.PeakNanos = max(l.t.PeakNanos, l.t.SpentNanos()+l.t.ReservedNanos)
+	l.t.PeakNanos = max(l.t.PeakNanos, l.carriedNanos()+l.t.SpentNanos()+l.t.ReservedNanos)
 }
 
 // Report is the cost section of a run's stats. keptIn and keptOut are the tokens of
@@ -157,7 +184,12 @@ func (l *Ledger) settle(worst int64, resp examina.Response, err error) {
 // attempts.
 func (l *Ledger) Report(keptIn, keptOut int) examina.Cost {
 	t := l.Totals()
-	return Summarize(l.quote, t, keptIn, keptOut, NanosToUSD(l.capNanos))
+	c := Summarize(l.quote, t, keptIn, keptOut, NanosToUSD(l.capNanos))
+	if js := l.JobSpend(); l.quote.Known && js.Calls > t.Calls {
+		usd := NanosToUSD(js.MeteredNanos)
+		c.JobUSD = &usd
+	}
+	return c
 }
 
 // Summarize builds the cost section of stats from metered totals (the cloud passes a
