@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,11 @@ func TestMaxCostStopsAndResumes(t *testing.T) {
 		t.Errorf("a capped run wrote a result file")
 	}
 
+	// The dry run shows what the job spent so far.
+	if code, stdout, _ := run(t, nil, append(args, "--dry-run", "--max-cost", "40")...); code != exitOK ||
+		!strings.Contains(stdout, fmt.Sprintf("spent by earlier runs  $%.2f", float64(6*first))) || !strings.Contains(stdout, "price") {
+		t.Errorf("dry run after the cap: exit %d\n%s", code, stdout)
+	}
 	// The cap is the job's: the same cap again makes no call (what was spent counts).
 	code, _, stderr = run(t, nil, append(args, "--max-cost", "40")...)
 	if code != exitRun || srv.Stats().Requests != first || !strings.Contains(stderr, "stopped at the cost cap") {
