@@ -38,6 +38,7 @@ type analyzeConfig struct {
 	limits                 course.Limits
 	logLevel               string
 	quiet                  bool
+	cost                   costFlags
 	env                    *envReader
 }
 
@@ -65,6 +66,7 @@ func (m *Main) analyzeFlags(fs *flag.FlagSet) *analyzeConfig {
 	fs.Int64Var(&c.limits.MaxFileBytes, "max-file-bytes", d.MaxFileBytes, "largest course file, in bytes")
 	fs.StringVar(&c.logLevel, "log-level", env.str("EXAMINA_LOG_LEVEL", "error"), "debug, info, warn or error (env EXAMINA_LOG_LEVEL); logs go to stderr, the summary reports degraded exercises")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress output")
+	c.cost.register(fs, env)
 	return c
 }
 
@@ -103,6 +105,9 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 	if c.lang != "" && c.lang != "en" && c.lang != "it" {
 		return usagef("--lang must be en or it, not %q", c.lang)
 	}
+	if err := c.cost.validate(); err != nil {
+		return err
+	}
 	logger, err := newLogger(m.Stderr, c.logLevel)
 	if err != nil {
 		return err
@@ -124,12 +129,24 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 		lang = analysis.NormalizeLanguage(cf.Course.Language)
 	}
 
+	c.provider.keyless = c.cost.dryRun
 	prov, note, err := c.provider.build(ctx, m.Getenv, c.batchSize)
 	if err != nil {
 		return err
 	}
 	if note != "" && !c.quiet {
 		fmt.Fprintln(m.Stderr, note)
+	}
+	if c.cost.dryRun {
+		return m.dryRun(ctx, c, cf, lang, prov)
+	}
+	quote, err := c.cost.quote(prov)
+	if err != nil {
+		return err
+	}
+	ledger, err := c.cost.ledger(quote)
+	if err != nil {
+		return err
 	}
 
 	// The store is opened only after the input is valid: a rejected file stores nothing.
@@ -162,8 +179,13 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 		MinConfidence: c.minConfidence,
 		Progress:      progress,
 		Logger:        logger,
+		Cost:          ledger,
 	}
 	res, err := r.Run(ctx, cf)
+	if be, ok := errBudget(err); ok {
+		budgetStop(m.Stderr, be)
+		return errReported
+	}
 	if err != nil {
 		return err
 	}

@@ -131,6 +131,8 @@ func (m *Main) exit(err error) int {
 		}
 		fmt.Fprintf(m.Stderr, "examina: %s\n", ie.Error())
 		return exitUsage
+	case errors.Is(err, errReported):
+		return exitRun
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(m.Stderr, "examina: interrupted; finished exercises are stored, run the same command again to resume")
 		return exitRun
@@ -148,6 +150,9 @@ type degradedError struct {
 func (e *degradedError) Error() string {
 	return fmt.Sprintf("%d of %d exercises degraded (first error: %s); the result is stored: run the same command with --retry-degraded to retry only those", e.degraded, e.total, e.first)
 }
+
+// errReported is a run failure whose explanation is already printed: exit code 1.
+var errReported = errors.New("reported")
 
 // inputError is a problem with the user's input file (exit code 2).
 type inputError struct{ err error }

@@ -27,6 +27,10 @@ type providerFlags struct {
 	failRate        float64
 	failKinds       string
 	seed            int64
+
+	// keyless lets a provider that needs an API key be built without one (for
+	// `--dry-run`, which never calls it).
+	keyless bool
 }
 
 func (p *providerFlags) register(fs *flag.FlagSet, env *envReader) {
@@ -51,6 +55,9 @@ type builtProvider struct {
 	Provider examina.Provider
 	Gate     pipeline.Gate
 	Timeout  time.Duration
+	// Config is the provider's configuration after defaults (base URL, limits): what
+	// the price lookup and `--dry-run` read.
+	Config providers.Config
 }
 
 // build constructs the selected provider and its gate (rate limits and adaptive
@@ -93,6 +100,9 @@ func (p *providerFlags) build(ctx context.Context, getenv func(string) string, b
 		}
 		cfg.Simulated = sc
 	}
+	if p.keyless && cfg.APIKey == "" {
+		cfg.APIKey = "dry-run-without-a-key"
+	}
 	prov, err := providers.New(ctx, cfg)
 	if err != nil {
 		if examina.KindOf(err) == examina.KindInvalid {
@@ -101,7 +111,7 @@ func (p *providerFlags) build(ctx context.Context, getenv func(string) string, b
 		return builtProvider{}, "", err
 	}
 	cfg, _ = cfg.WithDefaults()
-	b := builtProvider{Provider: prov, Timeout: cfg.Timeout}
+	b := builtProvider{Provider: prov, Timeout: cfg.Timeout, Config: cfg}
 	if name != providers.Offline {
 		b.Gate = ratelimit.NewGate(providers.GateConfig(cfg, batch))
 	}

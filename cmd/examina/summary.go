@@ -41,6 +41,7 @@ func printSummary(w io.Writer, res examina.Result, info summaryInfo) {
 	if st.InputTokens+st.OutputTokens > 0 {
 		row("tokens", fmt.Sprintf("%d in, %d out", st.InputTokens, st.OutputTokens))
 	}
+	costRows(row, st.Cost)
 	if st.WaitMS > 0 {
 		row("waited in backoff", (time.Duration(st.WaitMS) * time.Millisecond).String())
 	}

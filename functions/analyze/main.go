@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
+	"github.com/examina-dev/examina-serverless/shared/cost"
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/providers"
@@ -59,8 +60,15 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 	if key.SecretID != "" {
 		key.Secrets = secretsmanager.NewFromConfig(awsCfg)
 	}
+	prices, err := cost.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName)
 	h := &cloud.Analyze{
-		Store:       dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName),
+		Store:       store,
+		Spend:       store,
+		Pricing:     cloud.Pricing{Table: prices, BaseURL: pcfg.BaseURL},
 		Signaler:    sfn.NewFromConfig(awsCfg),
 		MaxReceives: env.MaxReceives,
 		Logger:      log,

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
+	"github.com/examina-dev/examina-serverless/shared/cost"
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/providers"
 	"github.com/examina-dev/examina-serverless/shared/s3obj"
@@ -53,7 +54,14 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 	pathStyle := getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_S3") != ""
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName)
 	bucket := s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle; o.DisableLogOutputChecksumValidationSkipped = true }), env.BucketName)
+
+	prices, err := cost.Builtin()
+	if err != nil {
+		return nil, err
+	}
 	d := &cloud.Dispatcher{
+		MaxCostUSD:      env.MaxCostUSD,
+		Pricing:         cloud.Pricing{Table: prices, BaseURL: pcfg.BaseURL},
 		Store:           store,
 		Cache:           store,
 		Objects:         bucket,

@@ -14,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
+	"github.com/examina-dev/examina-serverless/shared/cost"
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
+	"github.com/examina-dev/examina-serverless/shared/providers"
 	"github.com/examina-dev/examina-serverless/shared/s3obj"
 )
 
@@ -42,7 +44,13 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 		return nil, err
 	}
 	pathStyle := getenv("AWS_ENDPOINT_URL") != "" || getenv("AWS_ENDPOINT_URL_S3") != ""
+	prices, err := cost.Builtin()
+	if err != nil {
+		return nil, err
+	}
 	m := &cloud.Merger{
+		// The provider's base URL only decides whether it is a local server (free).
+		Pricing:       cloud.Pricing{Table: prices, BaseURL: providers.FromEnv(getenv).BaseURL},
 		Store:         dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName),
 		Objects:       s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle; o.DisableLogOutputChecksumValidationSkipped = true }), env.BucketName),
 		ResultsPrefix: env.ResultsPrefix,

@@ -15,6 +15,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/examina-dev/examina-serverless/shared/analysis"
+	"github.com/examina-dev/examina-serverless/shared/cost"
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 )
@@ -62,6 +63,12 @@ type Analyze struct {
 	// NoCache disables the response cache: cached analyses in messages are ignored,
 	// nothing is read from or written to the cache.
 	NoCache bool
+	// Spend, when set, meters every provider call in the job's counters and enforces
+	// the job's cost cap (Task.MaxCostUSD): a call that could take the job's spend over
+	// it is not made, and the exercise is recorded degraded ("not analysed: cost cap
+	// reached") so the job still completes.
+	Spend   SpendStore
+	Pricing Pricing
 	Now     func() time.Time
 	Logger  *slog.Logger
 
@@ -244,6 +251,9 @@ func (h *Analyze) analyze(ctx context.Context, log *slog.Logger, task Task, last
 	an := *base
 	an.Language = analysis.NormalizeLanguage(task.Course.Language)
 	an.Logger = log
+	if h.Spend != nil {
+		an.Meter = newJobMeter(h.Spend, task.JobID, h.Pricing.Quote(an.Provider.Name(), an.Provider.Model()), task.MaxCostUSD, log)
+	}
 	key := CacheKey(an.Provider.Name(), an.Provider.Model(), task)
 	if !h.NoCache && !task.CacheChecked {
 		// A message without a cache decision (from an older dispatcher).
@@ -262,6 +272,12 @@ func (h *Analyze) analyze(ctx context.Context, log *slog.Logger, task Task, last
 			key = ""
 		}
 		return a, key, nil
+	case errors.Is(err, cost.ErrCapReached):
+		// No redelivery: the cap will not rise for this job. Recorded so the job completes.
+		log.LogAttrs(ctx, slog.LevelWarn, "cost cap reached: exercise not analysed", slog.String("error", err.Error()))
+		d := examina.DefaultAnalysis("not analysed: " + err.Error())
+		d.Provider, d.Model = an.Provider.Name(), an.Provider.Model()
+		return d, "", nil
 	case errors.As(err, &exhausted):
 		if exhausted.Transient() && !last {
 			return examina.Analysis{}, "", err

@@ -108,6 +108,11 @@ type JobView struct {
 	Stats           *examina.Stats     `json:"stats,omitempty"`
 	Topics          []examina.Topic    `json:"topics,omitempty"`
 	CoreLoops       []examina.CoreLoop `json:"core_loops,omitempty"`
+	// MaxCostUSD is the job's cost cap (absent: none); Cost its spend so far, every
+	// provider call counted (retries and failures included), from the job's counters
+	// (once done, the result document's stats.cost, with the retry share).
+	MaxCostUSD float64       `json:"max_cost_usd,omitempty"`
+	Cost       *examina.Cost `json:"cost,omitempty"`
 }
 
 // InvokeResponseLimit is Lambda's limit on a synchronous invocation's response (and
@@ -353,6 +358,8 @@ func (d *Dispatcher) get(ctx context.Context, id string) events.APIGatewayV2HTTP
 	if job.Total > 0 {
 		v.Progress = float64(min(job.Done, job.Total)) / float64(job.Total)
 	}
+	v.MaxCostUSD = job.MaxCostUSD
+	v.Cost = JobCost(job, d.Pricing.Quote(job.Provider, job.Model), -1, -1)
 	if job.Status != examina.JobCompleted {
 		return jsonResponse(http.StatusOK, v)
 	}
@@ -369,6 +376,9 @@ func (d *Dispatcher) get(ctx context.Context, id string) events.APIGatewayV2HTTP
 	if err := json.Unmarshal(data, &res); len(data) <= limit && err == nil {
 		inline := v
 		inline.Result = &res
+		if res.Stats.Cost != nil {
+			inline.Cost = res.Stats.Cost
+		}
 		if resp := jsonResponse(http.StatusOK, inline); invokeSize(resp) <= limit {
 			return resp
 		}
@@ -404,6 +414,9 @@ func (d *Dispatcher) resultLink(ctx context.Context, log *slog.Logger, v JobView
 	}
 	v.ResultURL, v.ResultExpiresAt, v.ResultBytes = u, expires.UTC().Format(time.RFC3339), len(data)
 	v.Stats, v.Topics, v.CoreLoops = &summary.Stats, summary.Topics, summary.CoreLoops
+	if summary.Stats.Cost != nil {
+		v.Cost = summary.Stats.Cost
+	}
 	log.LogAttrs(ctx, slog.LevelInfo, "result answered by link", slog.Int("result_bytes", len(data)))
 	return jsonResponse(http.StatusOK, v)
 }

@@ -100,9 +100,13 @@ type Dispatcher struct {
 	StateMachineARN string
 	InputPrefix     string // default "input/"
 	Provider, Model string // recorded on jobs
-	Limits          course.Limits
-	Now             func() time.Time // default time.Now
-	Logger          *slog.Logger
+	// MaxCostUSD is recorded on every new job as its cost cap (0: none).
+	MaxCostUSD float64
+	// Pricing prices the jobs' spend in GET answers.
+	Pricing Pricing
+	Limits  course.Limits
+	Now     func() time.Time // default time.Now
+	Logger  *slog.Logger
 }
 
 func (d *Dispatcher) now() time.Time {
@@ -343,7 +347,7 @@ func (d *Dispatcher) limits() course.Limits {
 func (d *Dispatcher) newJob(id string, c examina.Course, source string) examina.Job {
 	now := d.now()
 	return examina.Job{ID: id, Course: c, Provider: d.Provider, Model: d.Model, PromptVersion: analysis.PromptVersion,
-		Status: examina.JobPending, Source: source, CreatedAt: now, UpdatedAt: now}
+		Status: examina.JobPending, Source: source, CreatedAt: now, UpdatedAt: now, MaxCostUSD: d.MaxCostUSD}
 }
 
 // startExecution starts the execution named after the job. Starting it again with the
@@ -424,7 +428,8 @@ func taskList(job examina.Job, exs []examina.Exercise) ([]Task, error) {
 		if ex.Position != i {
 			return nil, fmt.Errorf("exercise %d has position %d", i, ex.Position)
 		}
-		tasks[i] = Task{JobID: job.ID, Course: job.Course, Position: i, Exercise: ex, Previous: cf.Previous(i), Total: len(exs)}
+		tasks[i] = Task{JobID: job.ID, Course: job.Course, Position: i, Exercise: ex, Previous: cf.Previous(i), Total: len(exs),
+			MaxCostUSD: job.MaxCostUSD}
 	}
 	return tasks, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -24,6 +25,7 @@ type Env struct {
 	APIKeyParameter string  // EXAMINA_API_KEY_PARAMETER: an SSM SecureString name
 	APIKeySecret    string  // EXAMINA_API_KEY_SECRET: a Secrets Manager id
 	MaxReceives     int     // EXAMINA_MAX_RECEIVES, default 3
+	MaxCostUSD      float64 // EXAMINA_MAX_COST_USD: every new job's cost cap, 0 (default): none
 	LogLevel        slog.Level
 }
 
@@ -54,6 +56,13 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 			return Env{}, fmt.Errorf("EXAMINA_MIN_CONFIDENCE=%q: want a number in [0, 1]", v)
 		}
 		e.MinConfidence = f
+	}
+	if v := getenv("EXAMINA_MAX_COST_USD"); v != "" {
+		f, perr := strconv.ParseFloat(v, 64)
+		if perr != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return Env{}, fmt.Errorf("EXAMINA_MAX_COST_USD=%q: want an amount in USD of at least 0 (0: no cap)", v)
+		}
+		e.MaxCostUSD = f
 	}
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := e.LogLevel.UnmarshalText([]byte(v)); err != nil {

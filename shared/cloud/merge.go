@@ -28,8 +28,10 @@ type Merger struct {
 	Objects       Objects
 	ResultsPrefix string  // default "results/"
 	MinConfidence float64 // default 0.5
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// Pricing prices the job's spend counters into the result's stats.cost.
+	Pricing Pricing
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // ResultKey is where a job's result document is written: {prefix}{course}/{job}.json.
@@ -75,6 +77,8 @@ func (m *Merger) Merge(ctx context.Context, in MergeInput) (MergeOutput, error) 
 	}
 	res := pipeline.Assemble(job, results, minConf)
 	AddRunStats(&res.Stats, results)
+	keptIn, keptOut := KeptTokens(results)
+	res.Stats.Cost = JobCost(job, m.Pricing.Quote(job.Provider, job.Model), keptIn, keptOut)
 	now := time.Now()
 	if m.Now != nil {
 		now = m.Now()

@@ -3,6 +3,7 @@ package cloud
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/examina-dev/examina-serverless/shared/analysis"
 	"github.com/examina-dev/examina-serverless/shared/examina"
@@ -25,6 +26,8 @@ type Task struct {
 	// Cached is the cached analysis found at fan-out (recorded with status cached,
 	// without a provider call).
 	Cached *examina.Analysis `json:"cached,omitempty"`
+	// MaxCostUSD is the job's cost cap (0: none), copied from the job at fan-out.
+	MaxCostUSD float64 `json:"max_cost_usd,omitempty"`
 }
 
 // ParseTask decodes and checks a message body.
@@ -44,6 +47,8 @@ func ParseTask(body string) (Task, error) {
 		return Task{}, fmt.Errorf("task with a cached analysis but no cache decision")
 	case t.Cached != nil && t.Cached.Status == examina.StatusDegraded:
 		return Task{}, fmt.Errorf("task with a degraded cached analysis")
+	case t.MaxCostUSD < 0 || math.IsNaN(t.MaxCostUSD) || math.IsInf(t.MaxCostUSD, 0):
+		return Task{}, fmt.Errorf("task with a cost cap of %g", t.MaxCostUSD)
 	}
 	return t, nil
 }

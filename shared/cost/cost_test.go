@@ -107,6 +107,12 @@ func TestLoadFileOverrides(t *testing.T) {
 	if q := tab.Lookup("bedrock", "eu.anthropic.claude-haiku-4-5-20251001-v1:0", ""); !q.Known || q.Source != "https://aws.amazon.com/bedrock/pricing/" {
 		t.Errorf("bedrock price: %+v", q)
 	}
+	if q := tab.Lookup("openai", "my-finetune", "http://127.0.0.1:9/v1"); q.Local || q.InputPerMTok != 0.3 {
+		t.Errorf("a model named in the price file keeps its price on a local URL: %+v", q)
+	}
+	if q := tab.Lookup("openai", "gpt-4o", "http://127.0.0.1:9/v1"); !q.Local {
+		t.Errorf("a built-in price on a local URL: %+v, want local", q)
+	}
 	if q := tab.Lookup("mine", "x", ""); !q.Local {
 		t.Errorf("local provider: %+v", q)
 	}

@@ -15,12 +15,16 @@ var ErrCapReached = errors.New("cost cap reached")
 // CapError says a call was not started because it could take the spend over the cap.
 type CapError struct {
 	CapUSD      float64 // the cap
-	SpentUSD    float64 // spent so far (unmetered calls at their worst case)
-	ReservedUSD float64 // reserved by calls in flight, at their worst case
+	SpentUSD    float64 // spent so far (unmetered calls at their worst case); -1: not known here
+	ReservedUSD float64 // reserved by calls in flight, at their worst case; -1: not known here
 	NextUSD     float64 // the refused call's worst case
 }
 
 func (e *CapError) Error() string {
+	if e.SpentUSD < 0 {
+		// The spend lives elsewhere (a job's counters): only the cap is known here.
+		return fmt.Sprintf("cost cap of %s reached: the next call could cost up to %s, more than the cap leaves", FormatUSD(e.CapUSD), FormatUSD(e.NextUSD))
+	}
 	return fmt.Sprintf("cost cap of %s reached: %s spent, %s reserved by calls in flight, the next call could cost up to %s",
 		FormatUSD(e.CapUSD), FormatUSD(e.SpentUSD), FormatUSD(e.ReservedUSD), FormatUSD(e.NextUSD))
 }
@@ -60,7 +64,8 @@ type Totals struct {
 	UnmeteredNanos int64
 	ReservedNanos  int64 // reserved by calls in flight now
 	Refused        int   // calls refused by the cap
-	// PeakNanos is the highest spent+reserved seen: never above the cap.
+	// PeakNanos is the highest spent+reserved seen, earlier runs' spend included:
+	// never above the cap.
 	PeakNanos int64
 }
 
@@ -77,6 +82,32 @@ type Ledger struct {
 
 	mu sync.Mutex
 	t  Totals
+	// carried is the spend of the job's earlier runs (Carry): it counts towards the
+	// cap and the job's total, not this run's figures.
+	carried examina.Spend
+}
+
+// Carry adds the spend of the job's earlier runs, so the cap holds for the job as a
+// whole: a run resumed after the cap stopped it continues only under a higher cap.
+// Call it before the first Reserve.
+func (l *Ledger) Carry(prev examina.Spend) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.carried = prev
+	l.carried.CommittedNanos = prev.MeteredNanos + prev.UnmeteredNanos // nothing is in flight between runs
+}
+
+// carriedNanos is the earlier runs' spend as the cap counts it. Called with l.mu held.
+func (l *Ledger) carriedNanos() int64 { return l.carried.MeteredNanos + l.carried.UnmeteredNanos }
+
+// JobSpend is the job's spend: the earlier runs' (Carry) plus this run's.
+func (l *Ledger) JobSpend() examina.Spend {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, t := l.carried, l.t
+	return examina.Spend{Calls: c.Calls + t.Calls, InputTokens: c.InputTokens + t.InputTokens, OutputTokens: c.OutputTokens + t.OutputTokens,
+		MeteredNanos: c.MeteredNanos + t.MeteredNanos, Unmetered: c.Unmetered + t.Unmetered, UnmeteredNanos: c.UnmeteredNanos + t.UnmeteredNanos,
+		CommittedNanos: c.MeteredNanos + c.UnmeteredNanos + t.SpentNanos() + t.ReservedNanos, Refused: c.Refused + t.Refused}
 }
 
 // NewLedger returns a Ledger pricing calls at q. maxUSD > 0 sets a cap, which needs a
@@ -117,13 +148,13 @@ func (l *Ledger) Reserve(_ context.Context, req examina.Request) (settle func(ex
 	worst := l.quote.Nanos(WorstInput(req), WorstOutput(req))
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.capNanos > 0 && l.t.SpentNanos()+l.t.ReservedNanos+worst > l.capNanos {
+	if l.capNanos > 0 && l.carriedNanos()+l.t.SpentNanos()+l.t.ReservedNanos+worst > l.capNanos {
 		l.t.Refused++
-		return nil, &CapError{CapUSD: NanosToUSD(l.capNanos), SpentUSD: NanosToUSD(l.t.SpentNanos()),
+		return nil, &CapError{CapUSD: NanosToUSD(l.capNanos), SpentUSD: NanosToUSD(l.carriedNanos() + l.t.SpentNanos()),
 			ReservedUSD: NanosToUSD(l.t.ReservedNanos), NextUSD: NanosToUSD(worst)}
 	}
 	l.t.ReservedNanos += worst
-	l.t.PeakNanos = max(l.t.PeakNanos, l.t.SpentNanos()+l.t.ReservedNanos)
+	l.t.PeakNanos = max(l.t.PeakNanos, l.carriedNanos()+l.t.SpentNanos()+l.t.ReservedNanos)
 	var once sync.Once
 	return func(resp examina.Response, err error) {
 		once.Do(func() { l.settle(worst, resp, err) })
@@ -144,7 +175,7 @@ func (l *Ledger) settle(worst int64, resp examina.Response, err error) {
 		l.t.Unmetered++
 		l.t.UnmeteredNanos += worst
 	}
-	l.t.PeakNanos = max(l.t.PeakNanos, l.t.SpentNanos()+l.t.ReservedNanos)
+	l.t.PeakNanos = max(l.t.PeakNanos, l.carriedNanos()+l.t.SpentNanos()+l.t.ReservedNanos)
 }
 
 // Report is the cost section of a run's stats. keptIn and keptOut are the tokens of
@@ -153,27 +184,38 @@ func (l *Ledger) settle(worst int64, resp examina.Response, err error) {
 // attempts.
 func (l *Ledger) Report(keptIn, keptOut int) examina.Cost {
 	t := l.Totals()
-	return Summarize(l.quote, t, keptIn, keptOut, NanosToUSD(l.capNanos))
+	c := Summarize(l.quote, t, keptIn, keptOut, NanosToUSD(l.capNanos))
+	if js := l.JobSpend(); l.quote.Known && js.Calls > t.Calls {
+		usd := NanosToUSD(js.MeteredNanos)
+		c.JobUSD = &usd
+	}
+	return c
 }
 
 // Summarize builds the cost section of stats from metered totals (the cloud passes a
-// job's counters).
+// job's counters). Negative kept tokens mean the kept answers are not known: the
+// retry share is then left out (null).
 func Summarize(q Quote, t Totals, keptIn, keptOut int, capUSD float64) examina.Cost {
 	c := examina.Cost{
-		PriceKnown:        q.Known,
-		InputTokens:       t.InputTokens,
-		OutputTokens:      t.OutputTokens,
-		RetryInputTokens:  max(t.InputTokens-keptIn, 0),
-		RetryOutputTokens: max(t.OutputTokens-keptOut, 0),
-		Calls:             t.Calls,
-		UnmeteredCalls:    t.Unmetered,
-		RefusedCalls:      t.Refused,
+		PriceKnown:     q.Known,
+		InputTokens:    t.InputTokens,
+		OutputTokens:   t.OutputTokens,
+		Calls:          t.Calls,
+		UnmeteredCalls: t.Unmetered,
+		RefusedCalls:   t.Refused,
+	}
+	split := keptIn >= 0 && keptOut >= 0 // negative: the kept answers are not known (yet)
+	if split {
+		c.RetryInputTokens, c.RetryOutputTokens = max(t.InputTokens-keptIn, 0), max(t.OutputTokens-keptOut, 0)
 	}
 	if q.Known {
 		usd := NanosToUSD(t.MeteredNanos)
-		retry := min(q.USD(c.RetryInputTokens, c.RetryOutputTokens), usd)
 		worst := NanosToUSD(t.UnmeteredNanos)
-		c.USD, c.RetryUSD, c.UnmeteredMaxUSD = &usd, &retry, &worst
+		c.USD, c.UnmeteredMaxUSD = &usd, &worst
+		if split {
+			retry := min(q.USD(c.RetryInputTokens, c.RetryOutputTokens), usd)
+			c.RetryUSD = &retry
+		}
 		c.Price = &examina.PriceInfo{InputPerMTok: q.InputPerMTok, OutputPerMTok: q.OutputPerMTok,
 			Checked: q.Checked, Source: q.Source, Origin: q.Origin, Local: q.Local}
 	}

@@ -160,11 +160,21 @@ func sortedKeys[V any](m map[string]V) []string {
 // Lookup returns the price of provider's model. A model is found by its exact name,
 // else by the longest listed name it extends with "-" or ":" (a dated snapshot such as
 // claude-haiku-4-5-20251001 takes claude-haiku-4-5's price). A provider marked local,
-// or a baseURL on this machine (localhost, a loopback address), costs 0. Otherwise an
+// or a baseURL on this machine (localhost, a loopback address), costs 0, unless a price
+// file names the model exactly. Otherwise an
 // unlisted model's Quote has Known false.
 func (t *Table) Lookup(provider, model, baseURL string) Quote {
 	q := Quote{Provider: provider, Model: model}
 	p := t.providers[provider]
+	if pr, ok := p.Models[model]; ok && t.origin[provider+"/"+model] != "built-in" {
+		// A model named in a price file wins, even on a local URL (a tunnel to a paid
+		// endpoint, a metered gateway).
+		q.Price, q.Known, q.Origin = pr, true, t.origin[provider+"/"+model]
+		if q.Source == "" {
+			q.Source = p.Source
+		}
+		return q
+	}
 	if p.Local || LocalURL(baseURL) {
 		q.Known, q.Local, q.Origin = true, true, "local"
 		q.Source = "runs on this machine"

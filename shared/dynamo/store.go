@@ -149,6 +149,16 @@ type metaItem struct {
 	UpdatedAt     string   `dynamodbav:"updated_at"`
 	ResultKey     string   `dynamodbav:"result_key,omitempty"`
 	ExpiresAt     int64    `dynamodbav:"expires_at,omitempty"`
+	// The cost cap and the spend counters (see ReserveSpend, SettleSpend).
+	MaxCostUSD     float64 `dynamodbav:"max_cost_usd,omitempty"`
+	Calls          int     `dynamodbav:"calls,omitempty"`
+	InputTokens    int     `dynamodbav:"input_tokens,omitempty"`
+	OutputTokens   int     `dynamodbav:"output_tokens,omitempty"`
+	SpentNanos     int64   `dynamodbav:"spent_nanos,omitempty"`
+	Unmetered      int     `dynamodbav:"unmetered_calls,omitempty"`
+	UnmeteredNanos int64   `dynamodbav:"unmetered_nanos,omitempty"`
+	CommittedNanos int64   `dynamodbav:"committed_nanos,omitempty"`
+	Refused        int     `dynamodbav:"refused_calls,omitempty"`
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -161,15 +171,20 @@ func parseTime(s string) (time.Time, error) {
 }
 
 func (s *Store) metaFor(j examina.Job) metaItem {
-	return metaItem{
+	m := metaItem{
 		PK: jobPK(j.ID), SK: skMeta, JobID: j.ID,
 		Course:   course{Code: j.Course.Code, Name: j.Course.Name, Language: j.Course.Language},
 		Provider: j.Provider, Model: j.Model, PromptVersion: j.PromptVersion, Status: string(j.Status),
 		Total: j.Total, Done: j.Done, Degraded: j.Degraded, Reason: j.Reason,
 		Problems: slices.Clone(j.Problems), Source: j.Source,
 		CreatedAt: formatTime(j.CreatedAt), UpdatedAt: formatTime(j.UpdatedAt),
-		ExpiresAt: s.expiry(s.JobTTL),
+		ExpiresAt: s.expiry(s.JobTTL), MaxCostUSD: j.MaxCostUSD,
 	}
+	if sp := j.Spend; sp != nil {
+		m.Calls, m.InputTokens, m.OutputTokens, m.SpentNanos = sp.Calls, sp.InputTokens, sp.OutputTokens, sp.MeteredNanos
+		m.Unmetered, m.UnmeteredNanos, m.CommittedNanos, m.Refused = sp.Unmetered, sp.UnmeteredNanos, sp.CommittedNanos, sp.Refused
+	}
+	return m
 }
 
 func (m metaItem) job() (examina.Job, error) {
@@ -181,12 +196,17 @@ func (m metaItem) job() (examina.Job, error) {
 	if err != nil {
 		return examina.Job{}, fmt.Errorf("updated_at: %w", err)
 	}
-	return examina.Job{
+	j := examina.Job{
 		ID: m.JobID, Course: examina.Course{Code: m.Course.Code, Name: m.Course.Name, Language: m.Course.Language},
 		Provider: m.Provider, Model: m.Model, PromptVersion: m.PromptVersion, Status: examina.JobStatus(m.Status),
 		Total: m.Total, Done: m.Done, Degraded: m.Degraded, Reason: m.Reason, Problems: m.Problems,
-		Source: m.Source, CreatedAt: created, UpdatedAt: updated,
-	}, nil
+		Source: m.Source, CreatedAt: created, UpdatedAt: updated, MaxCostUSD: m.MaxCostUSD,
+	}
+	if m.Calls != 0 || m.Refused != 0 || m.CommittedNanos != 0 {
+		j.Spend = &examina.Spend{Calls: m.Calls, InputTokens: m.InputTokens, OutputTokens: m.OutputTokens, MeteredNanos: m.SpentNanos,
+			Unmetered: m.Unmetered, UnmeteredNanos: m.UnmeteredNanos, CommittedNanos: m.CommittedNanos, Refused: m.Refused}
+	}
+	return j, nil
 }
 
 func decodeMeta(op string, item map[string]types.AttributeValue) (metaItem, error) {

@@ -79,7 +79,10 @@ type Cost struct {
 	UnmeteredMaxUSD *float64 `json:"unmetered_max_usd"`
 	// RefusedCalls were not started because they could exceed MaxUSD.
 	RefusedCalls int `json:"refused_calls,omitempty"`
-	// MaxUSD is the spending cap, absent when none was set.
+	// JobUSD is the metered spend of every run of the job, this one included, when
+	// earlier runs (interrupted or stopped by the cap) made calls.
+	JobUSD *float64 `json:"job_usd,omitempty"`
+	// MaxUSD is the spending cap (of the job, all runs), absent when none was set.
 	MaxUSD *float64   `json:"max_usd,omitempty"`
 	Price  *PriceInfo `json:"price,omitempty"`
 }

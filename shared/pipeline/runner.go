@@ -60,9 +60,11 @@ type Runner struct {
 	// (default 64); they are also written at least every 200ms.
 	FlushEvery int
 	// Cost, when set, meters every provider call of the run (it becomes the Analyzer's
-	// Meter unless that has one) and fills the result's stats.cost. When its cap
-	// refuses a call, no further exercise starts, the calls in flight finish and are
-	// stored, and Run returns a *BudgetError.
+	// Meter unless that has one) and fills the result's stats.cost; the job record
+	// keeps the spend of all its runs, which Run carries into Cost so its cap holds
+	// for the job (not with Force). When the cap refuses a call, no further exercise
+	// starts, the calls in flight finish and are stored, and Run returns a
+	// *BudgetError.
 	Cost *cost.Ledger
 }
 
@@ -119,6 +121,10 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 	existing := map[int]examina.ExerciseResult{}
 	if prev, err := r.Store.GetJob(ctx, job.ID); err == nil {
 		job.CreatedAt = prev.CreatedAt
+		if r.Cost != nil && prev.Spend != nil && !r.Force {
+			// The cap is the job's: earlier runs' spend counts (--force starts over).
+			r.Cost.Carry(*prev.Spend)
+		}
 		if r.Force {
 			if err := r.Store.DeleteResults(ctx, job.ID); err != nil {
 				return examina.Result{}, fmt.Errorf("clearing results for --force: %w", err)
@@ -170,6 +176,10 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 			be.Cost = r.Cost.Report(counts.keptIn, counts.keptOut)
 		}
 		runErr = be
+	}
+	if r.Cost != nil {
+		sp := r.Cost.JobSpend()
+		job.Spend = &sp
 	}
 	if runErr != nil {
 		job.Status = examina.JobCancelled
