@@ -10,8 +10,10 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -25,14 +27,27 @@ type API interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
-// Bucket reads and writes objects of one bucket.
-type Bucket struct {
-	client API
-	name   string
+// Presigner is the part of *s3.PresignClient the bucket uses.
+type Presigner interface {
+	PresignGetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
 }
 
-// New returns the bucket name accessed through client.
-func New(client API, name string) *Bucket { return &Bucket{client: client, name: name} }
+// Bucket reads and writes objects of one bucket.
+type Bucket struct {
+	client  API
+	name    string
+	presign Presigner
+}
+
+// New returns the bucket name accessed through client. When client is an *s3.Client
+// the bucket can also presign URLs (PresignGet) with the client's credentials.
+func New(client API, name string) *Bucket {
+	b := &Bucket{client: client, name: name}
+	if c, ok := client.(*s3.Client); ok {
+		b.presign = s3.NewPresignClient(c)
+	}
+	return b
+}
 
 // Name returns the bucket's name.
 func (b *Bucket) Name() string { return b.name }
@@ -86,6 +101,28 @@ func (b *Bucket) GetJSON(ctx context.Context, key string, v any) error {
 		return examina.E("s3obj.GetJSON", examina.KindInternal, "decoding s3 object %s: %w", key, err)
 	}
 	return nil
+}
+
+// PresignGet returns a URL that GETs the object at key without other credentials
+// until it expires, ttl from now (SigV4 query signing, at most 7 days). It makes no
+// request: a missing object shows only when the URL is used. A bucket without a
+// presigner (New with a client other than *s3.Client) or a ttl out of range is
+// KindInternal.
+func (b *Bucket) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, time.Time, error) {
+	const op = "s3obj.PresignGet"
+	if b.presign == nil {
+		return "", time.Time{}, examina.E(op, examina.KindInternal, "bucket %s has no presigner", b.name)
+	}
+	if ttl <= 0 || ttl > 7*24*time.Hour {
+		return "", time.Time{}, examina.E(op, examina.KindInternal, "presigned URL lifetime %s: want more than 0 and at most 7 days", ttl)
+	}
+	signedAt := time.Now()
+	req, err := b.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b.name, Key: &key},
+		func(o *s3.PresignOptions) { o.Expires = ttl })
+	if err != nil {
+		return "", time.Time{}, examina.E(op, examina.KindTransient, "presigning s3://%s/%s: %w", b.name, key, err)
+	}
+	return req.URL, signedAt.Add(ttl), nil
 }
 
 // DecodeKey decodes an object key as S3 event notifications encode it: percent

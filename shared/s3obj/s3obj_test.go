@@ -2,8 +2,11 @@ package s3obj_test
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -97,4 +100,51 @@ func FuzzDecodeKey(f *testing.F) {
 			t.Fatalf("DecodeKey(QueryEscape(%q)) = %q, %v", got, again, err)
 		}
 	})
+}
+
+// TestPresignGet: the URL fetches the object with no other credentials, says when it
+// expires, and refuses lifetimes S3 does not accept.
+func TestPresignGet(t *testing.T) {
+	srv := mototest.Start(t)
+	ctx := t.Context()
+	if err := srv.CreateBucket(ctx, "examina-p"); err != nil {
+		t.Fatal(err)
+	}
+	b := s3obj.New(s3.NewFromConfig(srv.AWSConfig(ctx), func(o *s3.Options) { o.UsePathStyle = true }), "examina-p")
+	key := "results/ADE/ade-0123456789ab.html"
+	page := []byte("<!DOCTYPE html><title>map</title>")
+	if err := b.Put(ctx, key, page, "text/html; charset=utf-8"); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	u, expires, err := b.PresignGet(ctx, key, 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if expires.Before(before.Add(15*time.Minute)) || expires.After(time.Now().Add(15*time.Minute)) {
+		t.Errorf("expires %v, want 15 minutes from now", expires)
+	}
+	parsed, err := url.Parse(u)
+	if err != nil || parsed.Query().Get("X-Amz-Expires") != "900" || parsed.Query().Get("X-Amz-Signature") == "" {
+		t.Fatalf("presigned URL %q (%v): want X-Amz-Expires=900 and a signature", u, err)
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, page) || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("GET presigned URL: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), got)
+	}
+	for _, ttl := range []time.Duration{0, -time.Second, 8 * 24 * time.Hour} {
+		if _, _, err := b.PresignGet(ctx, key, ttl); examina.KindOf(err) != examina.KindInternal {
+			t.Errorf("PresignGet ttl %v: %v, want internal", ttl, err)
+		}
+	}
+	var api s3obj.API = s3.NewFromConfig(srv.AWSConfig(ctx))
+	wrapped := s3obj.New(struct{ s3obj.API }{api}, "examina-p")
+	if _, _, err := wrapped.PresignGet(ctx, key, time.Minute); examina.KindOf(err) != examina.KindInternal {
+		t.Errorf("PresignGet without a presigner: %v, want internal", err)
+	}
 }
