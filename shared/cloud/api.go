@@ -26,6 +26,8 @@ func decodeAPIRequest(raw json.RawMessage) (events.APIGatewayV2HTTPRequest, erro
 const (
 	RoutePost = "POST /courses/{course}/analyses"
 	RouteGet  = "GET /analyses/{job}"
+	// RouteReport answers the job's course map as one HTML page (see report.go).
+	RouteReport = "GET /analyses/{job}/report"
 )
 
 // ErrorBody is the JSON body of an API error.
@@ -83,12 +85,17 @@ func (d *Dispatcher) HandleAPI(ctx context.Context, req events.APIGatewayV2HTTPR
 			return jsonResponse(http.StatusMethodNotAllowed, ErrorBody{Error: "method not allowed"})
 		}
 		return d.get(ctx, params["job"])
+	case RouteReport:
+		if method != http.MethodGet {
+			return jsonResponse(http.StatusMethodNotAllowed, ErrorBody{Error: "method not allowed"})
+		}
+		return d.report(ctx, params["job"])
 	}
 	return jsonResponse(http.StatusNotFound, ErrorBody{Error: "no such route"})
 }
 
-// matchRoute finds the route of a raw path: exactly /courses/{course}/analyses or
-// /analyses/{job}, optionally after one stage segment ("/prod/analyses/{job}").
+// matchRoute finds the route of a raw path: exactly /courses/{course}/analyses,
+// /analyses/{job} or /analyses/{job}/report, optionally after one stage segment ("/prod/analyses/{job}").
 // Anything else matches no route.
 func matchRoute(method, path string) (string, map[string]string) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
@@ -100,6 +107,8 @@ func matchRoute(method, path string) (string, map[string]string) {
 		return RoutePost, map[string]string{"course": parts[1]}
 	case len(parts) == 2 && parts[0] == "analyses" && parts[1] != "":
 		return RouteGet, map[string]string{"job": parts[1]}
+	case len(parts) == 3 && parts[0] == "analyses" && parts[1] != "" && parts[2] == "report":
+		return RouteReport, map[string]string{"job": parts[1]}
 	}
 	return "", nil
 }
