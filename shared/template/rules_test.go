@@ -426,7 +426,7 @@ func TestHTTPAPIRequiresIAM(t *testing.T) {
 		}
 		routes[fmt.Sprint(get(ev, "Properties", "Method"), " ", get(ev, "Properties", "Path"))] = true
 	}
-	for _, r := range []string{"POST /courses/{course}/analyses", "GET /analyses/{job}"} {
+	for _, r := range []string{"POST /courses/{course}/analyses", "GET /analyses/{job}", "GET /analyses/{job}/report"} {
 		if !routes[r] {
 			t.Errorf("route %s missing", r)
 		}
