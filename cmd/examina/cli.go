@@ -66,6 +66,7 @@ Usage:
 Commands:
   analyze   analyse a course file and write the merged result (resumable)
   results   print the stored result of a job
+  report    write a job's course map as one HTML page (or Markdown)
   jobs      list the stored jobs
   bench     run the benchmark scenarios (seed, heavy-tail, rate-limited, overhead, cloud)
   version   print the version
@@ -86,6 +87,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.analyze(ctx, rest)
 	case "results", "result":
 		err = m.results(ctx, rest)
+	case "report":
+		err = m.report(ctx, rest)
 	case "jobs":
 		err = m.jobs(ctx, rest)
 	case "bench":

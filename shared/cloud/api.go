@@ -33,6 +33,8 @@ const (
 	RoutePost   = "POST /courses/{course}/analyses"
 	RouteGet    = "GET /analyses/{job}"
 	RouteUpload = "POST /courses/{course}/uploads"
+	// RouteReport answers the job's course map as one HTML page (see report.go).
+	RouteReport = "GET /analyses/{job}/report"
 )
 
 // MaxAPIBodyBytes bounds POST's body as the invocation payload carries it: the body
@@ -153,12 +155,18 @@ func (d *Dispatcher) HandleAPI(ctx context.Context, req events.APIGatewayV2HTTPR
 			return jsonResponse(http.StatusMethodNotAllowed, ErrorBody{Error: "method not allowed"})
 		}
 		return d.upload(ctx, req, params["course"])
+	case RouteReport:
+		if method != http.MethodGet {
+			return jsonResponse(http.StatusMethodNotAllowed, ErrorBody{Error: "method not allowed"})
+		}
+		return d.report(ctx, params["job"])
 	}
 	return jsonResponse(http.StatusNotFound, ErrorBody{Error: "no such route"})
 }
 
 // matchRoute finds the route of a raw path: exactly /courses/{course}/analyses,
-// /courses/{course}/uploads or /analyses/{job}, optionally after one stage segment ("/prod/analyses/{job}").
+// /courses/{course}/uploads, /analyses/{job} or /analyses/{job}/report, optionally after one
+// stage segment ("/prod/analyses/{job}").
 // Anything else matches no route.
 func matchRoute(method, path string) (string, map[string]string) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
@@ -172,6 +180,8 @@ func matchRoute(method, path string) (string, map[string]string) {
 		return RouteUpload, map[string]string{"course": parts[1]}
 	case len(parts) == 2 && parts[0] == "analyses" && parts[1] != "":
 		return RouteGet, map[string]string{"job": parts[1]}
+	case len(parts) == 3 && parts[0] == "analyses" && parts[1] != "" && parts[2] == "report":
+		return RouteReport, map[string]string{"job": parts[1]}
 	}
 	return "", nil
 }

@@ -50,6 +50,11 @@ type Objects interface {
 	GetJSON(ctx context.Context, key string, v any) error
 	// PutJSON writes v as JSON at key.
 	PutJSON(ctx context.Context, key string, v any) error
+	// Put writes data at key with the given content type.
+	Put(ctx context.Context, key string, data []byte, contentType string) error
+	// PresignGet returns a URL that GETs the object at key until it expires, ttl
+	// from now; KindInternal when it cannot sign.
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (url string, expires time.Time, err error)
 }
 
 // Presigner presigns URLs of the bucket's objects (the S3 adapter).
@@ -105,8 +110,15 @@ type Dispatcher struct {
 	// Pricing prices the jobs' spend in GET answers.
 	Pricing Pricing
 	Limits  course.Limits
-	Now     func() time.Time // default time.Now
-	Logger  *slog.Logger
+	// ReportInlineBytes is the largest report GET /analyses/{job}/report returns in
+	// its body, counted as the JSON-escaped string the Lambda response carries;
+	// larger ones are answered with a presigned URL (default DefaultReportInlineBytes).
+	ReportInlineBytes int
+	// ReportURLTTL is how long a report's presigned URL works (default
+	// DefaultReportURLTTL).
+	ReportURLTTL time.Duration
+	Now          func() time.Time // default time.Now
+	Logger       *slog.Logger
 }
 
 func (d *Dispatcher) now() time.Time {

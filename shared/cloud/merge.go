@@ -21,8 +21,9 @@ type MergeStore interface {
 }
 
 // Merger is the merge task: it builds the result document from a job's results with
-// pipeline.Assemble, exactly as the local pipeline does, writes it to S3 and the
-// merged items to the table, and marks the job completed.
+// pipeline.Assemble, exactly as the local pipeline does, writes it to S3 with its HTML
+// report beside it (ReportKey), writes the merged items to the table, and marks the
+// job completed.
 type Merger struct {
 	Store         MergeStore
 	Objects       Objects
@@ -90,6 +91,11 @@ func (m *Merger) Merge(ctx context.Context, in MergeInput) (MergeOutput, error) 
 	if err := m.Objects.PutJSON(ctx, key, res); err != nil {
 		return MergeOutput{}, retryable(fmt.Errorf("%s: writing %s: %w", op, key, err))
 	}
+	// The course map as a page, beside the JSON (GET /analyses/{job}/report).
+	reportKey, err := putReport(ctx, m.Objects, key, res)
+	if err != nil {
+		return MergeOutput{}, retryable(fmt.Errorf("%s: writing %s: %w", op, reportKey, err))
+	}
 	if err := m.Store.PutMerged(ctx, res); err != nil {
 		return MergeOutput{}, retryable(fmt.Errorf("%s: %w", op, err))
 	}
@@ -97,7 +103,7 @@ func (m *Merger) Merge(ctx context.Context, in MergeInput) (MergeOutput, error) 
 		return MergeOutput{}, retryable(fmt.Errorf("%s: %w", op, err))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "job merged", slog.Int("merged_groups", len(res.MergedExercises)),
-		slog.Int("topics", len(res.Topics)), slog.Int("core_loops", len(res.CoreLoops)), slog.String("result_key", key))
+		slog.Int("topics", len(res.Topics)), slog.Int("core_loops", len(res.CoreLoops)), slog.String("result_key", key), slog.String("report_key", reportKey))
 	return MergeOutput{JobID: job.ID, Status: string(examina.JobCompleted), ResultKey: key,
 		MergedGroups: len(res.MergedExercises), Topics: len(res.Topics), CoreLoops: len(res.CoreLoops)}, nil
 }

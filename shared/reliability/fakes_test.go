@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -123,6 +124,15 @@ func (o *memObjects) PutJSON(_ context.Context, key string, v any) error {
 	defer o.mu.Unlock()
 	o.objects[key] = b
 	return nil
+}
+
+func (o *memObjects) Put(_ context.Context, key string, data []byte, _ string) error {
+	o.put(key, append([]byte(nil), data...))
+	return nil
+}
+
+func (o *memObjects) PresignGet(_ context.Context, key string, ttl time.Duration) (string, time.Time, error) {
+	return "https://mem.invalid/" + key, time.Unix(0, 0).Add(ttl), nil
 }
 
 func (o *memObjects) put(key string, b []byte) {

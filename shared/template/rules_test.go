@@ -436,7 +436,7 @@ func TestHTTPAPIRequiresIAM(t *testing.T) {
 		}
 		routes[fmt.Sprint(get(ev, "Properties", "Method"), " ", get(ev, "Properties", "Path"))] = true
 	}
-	for _, r := range []string{"POST /courses/{course}/analyses", "GET /analyses/{job}", "POST /courses/{course}/uploads"} {
+	for _, r := range []string{"POST /courses/{course}/analyses", "GET /analyses/{job}", "POST /courses/{course}/uploads", "GET /analyses/{job}/report"} {
 		if !routes[r] {
 			t.Errorf("route %s missing", r)
 		}
