@@ -62,6 +62,20 @@ func TestReport(t *testing.T) {
 		t.Fatalf("report beside the result document: %v", err)
 	}
 
+	// A JSONL course file, its course given by the same flags as to analyze.
+	const jsonl = "../../examples/ade.jsonl"
+	flags := []string{"--course", "ADE", "--course-name", "Architettura degli Elaboratori"}
+	if code, _, stderr := run(t, nil, append([]string{"analyze", "--input", jsonl, "--store", store, "--quiet", "--lang", "it"}, flags...)...); code != exitOK {
+		t.Fatalf("analyze JSONL: %s", stderr)
+	}
+	code, stdout, stderr = run(t, nil, append([]string{"report", "--input", jsonl, "--store", store, "--out", "-"}, flags...)...)
+	if code != exitOK || !isHTML([]byte(stdout)) {
+		t.Fatalf("report --input JSONL: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := run(t, nil, "report", "--input", jsonl, "--store", store, "--course", "ADE"); code != exitUsage || !strings.Contains(stderr, "no job in") {
+		t.Errorf("report --input JSONL with another course name: exit %d %s, want no job", code, stderr)
+	}
+
 	// To stdout.
 	code, stdout, _ = run(t, nil, "report", "--store", store, "--out", "-", "--format", "md", res.JobID)
 	if code != exitOK || !isMD([]byte(stdout)) {
