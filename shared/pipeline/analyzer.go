@@ -130,12 +130,18 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 		if ctx.Err() != nil {
 			return examina.Analysis{}, ctx.Err()
 		}
-		lastErr = err
 		decision = retry.Classify(err)
+		next, atContext := MaxMaxTokens, false // the largest budget an enlarged attempt may ask for
+		if decision.Action == retry.Enlarge {
+			err, next, atContext = a.truncated(ctx, err, req, resp)
+		}
+		lastErr = err
 		rec.Outcome = decision.Action.String()
 		rec.Error = err.Error()
 		switch {
-		case decision.Action == retry.Enlarge && req.MaxTokens >= MaxMaxTokens:
+		case decision.Action == retry.Enlarge && atContext:
+			decision = retry.Decision{Action: retry.Stop, Reason: "output truncated at the model's context"}
+		case decision.Action == retry.Enlarge && req.MaxTokens >= next:
 			decision = retry.Decision{Action: retry.Stop, Reason: fmt.Sprintf("output truncated at the largest budget, %d tokens", req.MaxTokens)}
 		case decision.Action != retry.Stop && !a.Policy.Spend(&budget, err):
 			switch decision.Action {
@@ -153,7 +159,7 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 			req.Repair = analysis.RepairInstruction(err)
 			req.Rejected = rejected(resp.Text)
 		case retry.Enlarge:
-			req.MaxTokens = min(req.MaxTokens*2, MaxMaxTokens)
+			req.MaxTokens = min(req.MaxTokens*2, next)
 		}
 		var wait time.Duration
 		if decision.Action == retry.Retry {
@@ -193,6 +199,45 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 		slog.Int("position", ex.Position), slog.Int("attempts", meta.Attempts), slog.String("reason", decision.Reason),
 		slog.String("error", meta.Error))
 	return out, &ExhaustedError{Attempts: meta.Attempts, Last: lastErr, Decision: decision}
+}
+
+// ContextWindower is implemented by providers that can say how many tokens one request
+// (prompt plus output) may use on their model, such as a local server's context per
+// slot. The Analyzer caps enlarged output budgets at it and, when a truncated answer
+// already filled it, stops instead of asking for a budget the model cannot give.
+type ContextWindower interface {
+	ContextWindow(ctx context.Context) (tokens int, ok bool)
+}
+
+// truncated explains a truncated answer: which limit it hit, the request's budget or
+// the model's context (when the provider reports its window), in err's message; next
+// is the largest budget an enlarged attempt may ask for; atContext says the context,
+// not the budget, stopped the output.
+func (a *Analyzer) truncated(ctx context.Context, err error, req examina.Request, resp examina.Response) (_ error, next int, atContext bool) {
+	next = MaxMaxTokens
+	msg := fmt.Sprintf("output hit the %d-token budget", req.MaxTokens)
+	if cw, ok := a.Provider.(ContextWindower); ok {
+		if window, ok := cw.ContextWindow(ctx); ok {
+			prompt := resp.InputTokens
+			if prompt <= 0 {
+				prompt = estimateTokens(req) - req.MaxTokens
+			}
+			room := max(window-prompt, 0)
+			next = min(next, room)
+			if room <= req.MaxTokens {
+				atContext = true
+				msg = fmt.Sprintf("output hit the model's context of %d tokens a request (prompt %d + output %d), before the %d-token budget",
+					window, prompt, resp.OutputTokens, req.MaxTokens)
+			}
+		}
+	}
+	var pe *examina.ProviderError
+	if errors.As(err, &pe) {
+		cp := *pe
+		cp.Message = msg
+		err = &cp
+	}
+	return err, next, atContext
 }
 
 // call makes one provider call through the gate with a per-call timeout.
