@@ -281,3 +281,43 @@ func TestSomeExercisesDegradedExit3(t *testing.T) {
 		t.Fatalf("--retry-degraded: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestServerGoesAwayAndComesBack: the OpenAI-compatible server is killed after ten
+// answers and listens again two seconds later. With --max-pause 0 (no breaker) the
+// exercises tried meanwhile degrade; by default the run pauses, probes, resumes and
+// degrades nothing.
+func TestServerGoesAwayAndComesBack(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		maxPause string
+		code     int
+	}{
+		{"no breaker", "0", exitDegraded},
+		{"breaker", "5m", exitOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := fakeopenai.NewOutageServer("127.0.0.1:0", fakeopenai.NewHandler(fakeopenai.Config{Latency: 20 * time.Millisecond}), 10, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			dir := t.TempDir()
+			out := filepath.Join(dir, "r.json")
+			code, stdout, stderr := run(t, nil, "analyze", "--input", example, "--store", filepath.Join(dir, "s"), "--out", out,
+				"--provider", "openai", "--base-url", srv.BaseURL(), "--batch-size", "4", "--max-pause", tt.maxPause)
+			var res examina.Result
+			data, _ := os.ReadFile(out)
+			json.Unmarshal(data, &res)
+			t.Logf("exit %d, degraded %d of %d, calls %d", code, res.Stats.Degraded, res.Stats.Exercises, res.Stats.ProviderCalls)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
+			}
+			if from, to := srv.Outage(); from.IsZero() || to.IsZero() {
+				t.Fatal("the outage never happened")
+			}
+			if tt.code == exitOK && (!strings.Contains(stderr, "paused: the provider is down") || !strings.Contains(stderr, "resumed: the provider answers again")) {
+				t.Fatalf("the pause is not shown:\n%s", stderr)
+			}
+		})
+	}
+}

@@ -47,6 +47,10 @@ type Analyzer struct {
 	// deadline exists): no call or wait starts that would end after it.
 	DeadlineMargin time.Duration
 	Logger         *slog.Logger
+	// Breaker, when set, is the run's circuit breaker shared by every worker: calls
+	// wait while it is open, and an exercise whose retries ran out while the provider
+	// is down waits for it instead of degrading. The Runner sets it.
+	Breaker *Breaker
 }
 
 // ExhaustedError says every attempt for an exercise failed. The analysis returned with
@@ -98,12 +102,14 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 	meta := examina.Meta{Provider: a.Provider.Name(), Model: a.Provider.Model()}
 	start := clock.Now()
 	var budget retry.Budget // retries spent; rate-limited ones, repairs and enlargements apart
+	holds := 0              // times the breaker held this exercise instead of degrading it
 	var lastErr error
 	var decision retry.Decision
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return examina.Analysis{}, err
 		}
+		began := clock.Now()
 		resp, rec, err := a.call(ctx, clock, attempt, req)
 		meta.Attempts = attempt
 		meta.InputTokens += resp.InputTokens
@@ -153,6 +159,13 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 				decision.Reason = "retries exhausted: " + decision.Reason
 			}
 			decision.Action = retry.Stop
+			if a.Breaker != nil && holds < maxHolds && a.Breaker.Hold(err, began) {
+				// The provider is down, not this exercise's request: wait for it with
+				// a fresh retry budget.
+				holds++
+				budget.Retries = 0
+				decision = retry.Decision{Action: retry.Retry, Reason: "provider down: waiting for it to answer"}
+			}
 		}
 		switch decision.Action {
 		case retry.Repair:
@@ -243,6 +256,13 @@ func (a *Analyzer) truncated(ctx context.Context, err error, req examina.Request
 // call makes one provider call through the gate with a per-call timeout.
 func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req examina.Request) (examina.Response, examina.Attempt, error) {
 	rec := examina.Attempt{N: attempt}
+	probe := false
+	if a.Breaker != nil {
+		var err error
+		if probe, err = a.Breaker.Wait(ctx); err != nil {
+			return examina.Response{}, rec, err
+		}
+	}
 	if a.Gate != nil {
 		if err := a.Gate.Acquire(ctx, estimateTokens(req)); err != nil {
 			return examina.Response{}, rec, err
@@ -260,6 +280,11 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 	}
 	if a.Gate != nil {
 		a.Gate.Release(resp, err)
+	}
+	if a.Breaker != nil && ctx.Err() == nil {
+		a.Breaker.Record(req.Exercise.Position, err, probe)
+	} else if a.Breaker != nil && probe {
+		a.Breaker.Record(req.Exercise.Position, context.Canceled, true)
 	}
 	rec.LatencyMS = clock.Now().Sub(t0).Milliseconds()
 	rec.InputTokens, rec.OutputTokens = resp.InputTokens, resp.OutputTokens
@@ -304,6 +329,10 @@ func (a *Analyzer) fits(ctx context.Context, clock retry.Clock, d time.Duration)
 	}
 	return clock.Now().Add(d + 2*a.margin()).Before(dl)
 }
+
+// maxHolds bounds how often the breaker may hold one exercise instead of degrading it
+// (each hold is bounded by the breaker's MaxPause), against a provider that flaps.
+const maxHolds = 20
 
 // maxRejectedBytes bounds the rejected answer sent back with a repair: the model needs
 // to see what it said, not 256 KiB of junk.

@@ -58,6 +58,10 @@ type Runner struct {
 	// FlushEvery bounds how many finished results wait in memory before being written
 	// (default 64); they are also written at least every 200ms.
 	FlushEvery int
+	// Breaker, when set, configures the run's circuit breaker: a provider that is down
+	// pauses every worker (bounded by MaxPause) instead of degrading every exercise.
+	// The Progress is told of pauses when it implements PauseReporter. nil: none.
+	Breaker *BreakerConfig
 }
 
 // Run analyses cf and returns its result document, also stored in the Store. On
@@ -89,6 +93,13 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 	// (and the Analyzer adds the exercise's position).
 	an := *r.Analyzer
 	an.Logger = log
+	if r.Breaker != nil {
+		rep := pauseLog{log: log}
+		if pr, ok := r.Progress.(PauseReporter); ok {
+			rep.next = pr
+		}
+		an.Breaker = NewBreaker(*r.Breaker, an.Clock, rep)
+	}
 
 	existing := map[int]examina.ExerciseResult{}
 	if prev, err := r.Store.GetJob(ctx, job.ID); err == nil {
@@ -352,4 +363,24 @@ func (r *Runner) write(ctx context.Context, jobID string, rs []examina.ExerciseR
 		}
 	}
 	return nil
+}
+
+// pauseLog logs the breaker's pauses and passes them on.
+type pauseLog struct {
+	log  *slog.Logger
+	next PauseReporter
+}
+
+func (p pauseLog) Paused(since time.Time, err error) {
+	p.log.LogAttrs(context.Background(), slog.LevelWarn, "provider down: run paused", slog.String("error", err.Error()))
+	if p.next != nil {
+		p.next.Paused(since, err)
+	}
+}
+
+func (p pauseLog) Resumed(paused time.Duration, gaveUp bool) {
+	p.log.LogAttrs(context.Background(), slog.LevelWarn, "run resumed", slog.Duration("paused", paused), slog.Bool("gave_up", gaveUp))
+	if p.next != nil {
+		p.next.Resumed(paused, gaveUp)
+	}
 }
