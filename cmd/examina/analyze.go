@@ -136,6 +136,7 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 	if note != "" && !c.quiet {
 		fmt.Fprintln(m.Stderr, note)
 	}
+	c.batchSize = prov.Batch
 
 	// The store is opened only after the input is valid: a rejected file stores nothing.
 	st, err := bolt.Open(ctx, c.store, bolt.Options{})

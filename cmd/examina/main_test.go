@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,5 +322,35 @@ func TestServerGoesAwayAndComesBack(t *testing.T) {
 				t.Fatalf("the pause is not shown:\n%s", stderr)
 			}
 		})
+	}
+}
+
+// TestWindowBoundedBySlots: a llama-server with 4 slots queues an 8-wide window rather
+// than refusing it; the CLI reads /props total_slots and keeps at most 4 calls in
+// flight, and says so.
+func TestWindowBoundedBySlots(t *testing.T) {
+	h := fakeopenai.NewHandler(fakeopenai.Config{Latency: 10 * time.Millisecond, Props: &fakeopenai.Props{NCtx: 3072, TotalSlots: 4}})
+	var inFlight, most atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, nil, "analyze", "--input", example, "--store", filepath.Join(dir, "s"),
+		"--provider", "openai", "--base-url", srv.URL+"/v1", "--batch-size", "8")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if most.Load() > 4 || !strings.Contains(stderr, "decodes 4 requests at once") {
+		t.Fatalf("%d calls in flight at most, want ≤ 4 and a note:\n%s", most.Load(), stderr)
+	}
+	if h.MetadataRequests() != 1 {
+		t.Fatalf("/props asked %d times, want once", h.MetadataRequests())
 	}
 }
