@@ -139,7 +139,7 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 		decision = retry.Classify(err)
 		next, atContext := MaxMaxTokens, false // the largest budget an enlarged attempt may ask for
 		if decision.Action == retry.Enlarge {
-			err, next, atContext = a.truncated(ctx, err, req, resp)
+			next, atContext, err = a.truncated(ctx, err, req, resp)
 		}
 		lastErr = err
 		rec.Outcome = decision.Action.String()
@@ -223,10 +223,11 @@ type ContextWindower interface {
 }
 
 // truncated explains a truncated answer: which limit it hit, the request's budget or
-// the model's context (when the provider reports its window), in err's message; next
+// the model's context (when the provider reports its window), in the message of the
+// returned error; next
 // is the largest budget an enlarged attempt may ask for; atContext says the context,
 // not the budget, stopped the output.
-func (a *Analyzer) truncated(ctx context.Context, err error, req examina.Request, resp examina.Response) (_ error, next int, atContext bool) {
+func (a *Analyzer) truncated(ctx context.Context, err error, req examina.Request, resp examina.Response) (next int, atContext bool, explained error) {
 	next = MaxMaxTokens
 	msg := fmt.Sprintf("output hit the %d-token budget", req.MaxTokens)
 	if cw, ok := a.Provider.(ContextWindower); ok {
@@ -250,7 +251,7 @@ func (a *Analyzer) truncated(ctx context.Context, err error, req examina.Request
 		cp.Message = msg
 		err = &cp
 	}
-	return err, next, atContext
+	return next, atContext, err
 }
 
 // call makes one provider call through the gate with a per-call timeout.
