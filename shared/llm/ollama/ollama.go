@@ -209,33 +209,44 @@ func (c *Client) info(ctx context.Context) (modelInfo, bool) {
 		if err != nil {
 			return modelInfo{}, false, llmhttp.Final(err)
 		}
-		var show struct {
-			Parameters   string                     `json:"parameters"`
-			ModelInfo    map[string]json.RawMessage `json:"model_info"`
-			Capabilities []string                   `json:"capabilities"`
-		}
-		if json.Unmarshal(res.Body, &show) != nil {
+		ctxTokens, thinking, err := ParseShow(res.Body)
+		if err != nil {
 			return modelInfo{}, false, true
 		}
-		var info modelInfo
-		info.thinking = slices.Contains(show.Capabilities, "thinking")
-		for line := range strings.Lines(show.Parameters) {
-			if f := strings.Fields(line); len(f) == 2 && f[0] == "num_ctx" {
-				if n, err := strconv.Atoi(f[1]); err == nil && n > 0 {
-					info.contextTokens = n
-				}
-			}
-		}
-		if info.contextTokens == 0 {
-			for k, v := range show.ModelInfo {
-				var n int
-				if strings.HasSuffix(k, ".context_length") && json.Unmarshal(v, &n) == nil && n > 0 {
-					info.contextTokens = n
-				}
-			}
-		}
-		return info, true, true
+		return modelInfo{contextTokens: ctxTokens, thinking: thinking}, true, true
 	})
+}
+
+// ParseShow reads an /api/show answer: the context window (the num_ctx its
+// parameters set, else the model's <arch>.context_length; 0 when neither) and whether
+// "thinking" is among its capabilities. It fails only for a body that is not a JSON
+// object.
+func ParseShow(body []byte) (contextTokens int, thinking bool, err error) {
+	var show struct {
+		Parameters   string                     `json:"parameters"`
+		ModelInfo    map[string]json.RawMessage `json:"model_info"`
+		Capabilities []string                   `json:"capabilities"`
+	}
+	if err := json.Unmarshal(body, &show); err != nil {
+		return 0, false, fmt.Errorf("ollama: decoding /api/show: %w", err)
+	}
+	thinking = slices.Contains(show.Capabilities, "thinking")
+	for line := range strings.Lines(show.Parameters) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "num_ctx" {
+			if n, err := strconv.Atoi(f[1]); err == nil && n > 0 {
+				contextTokens = n
+			}
+		}
+	}
+	if contextTokens == 0 {
+		for k, v := range show.ModelInfo {
+			var n int
+			if strings.HasSuffix(k, ".context_length") && json.Unmarshal(v, &n) == nil && n > 0 {
+				contextTokens = max(contextTokens, n)
+			}
+		}
+	}
+	return contextTokens, thinking, nil
 }
 
 // compile-time check.

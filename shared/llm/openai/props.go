@@ -3,6 +3,7 @@ package openai
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,15 +61,7 @@ func (c *Client) fetchProps(ctx context.Context) (Props, bool, bool) {
 		return Props{}, false, false
 	}
 	if err == nil {
-		var props struct {
-			TotalSlots int `json:"total_slots"`
-			Defaults   struct {
-				NCtx int `json:"n_ctx"`
-			} `json:"default_generation_settings"`
-		}
-		if json.Unmarshal(res.Body, &props) == nil {
-			p.Slots, p.ContextTokens = max(props.TotalSlots, 0), max(props.Defaults.NCtx, 0)
-		}
+		p, _ = ParseProps(res.Body)
 	}
 	if p.ContextTokens == 0 {
 		res, err := c.http.GetJSON(ctx, base+"/models", h)
@@ -99,4 +92,20 @@ func isHosted(host string) bool {
 		}
 	}
 	return false
+}
+
+// ParseProps reads llama-server's GET /props answer: default_generation_settings.n_ctx
+// (the context of one slot) and total_slots. Negative numbers read as 0 (unknown); it
+// fails only for a body that is not a JSON object of that shape.
+func ParseProps(body []byte) (Props, error) {
+	var props struct {
+		TotalSlots int `json:"total_slots"`
+		Defaults   struct {
+			NCtx int `json:"n_ctx"`
+		} `json:"default_generation_settings"`
+	}
+	if err := json.Unmarshal(body, &props); err != nil {
+		return Props{}, fmt.Errorf("decoding /props: %w", err)
+	}
+	return Props{ContextTokens: max(props.Defaults.NCtx, 0), Slots: max(props.TotalSlots, 0)}, nil
 }
