@@ -246,7 +246,13 @@ func (a *Analyzer) truncated(ctx context.Context, err error, req examina.Request
 		}
 	}
 	var pe *examina.ProviderError
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) && strings.Contains(strings.ToLower(pe.Code), "context_window") {
+		// The provider says so itself (Anthropic's and Bedrock's stop reason
+		// model_context_window_exceeded): a larger budget cannot help.
+		atContext = true
+		msg = fmt.Sprintf("output hit the model's context window (stop reason %s), before the %d-token budget", pe.Code, req.MaxTokens)
+	}
+	if pe != nil {
 		cp := *pe
 		cp.Message = msg
 		err = &cp
