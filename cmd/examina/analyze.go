@@ -32,6 +32,7 @@ type analyzeConfig struct {
 	batchSize              int
 	sequential             bool
 	retries                int
+	maxPause               time.Duration
 	minConfidence          float64
 	force, retryDegraded   bool
 	out, format, store     string
@@ -54,6 +55,7 @@ func (m *Main) analyzeFlags(fs *flag.FlagSet) *analyzeConfig {
 	fs.IntVar(&c.batchSize, "batch-size", env.int("batch-size", "EXAMINA_BATCH_SIZE", 10), "most provider calls in flight (env EXAMINA_BATCH_SIZE)")
 	fs.BoolVar(&c.sequential, "sequential", false, "one call at a time (same as --batch-size 1)")
 	fs.IntVar(&c.retries, "retries", env.int("retries", "EXAMINA_RETRIES", 2), "retries per exercise after the first attempt, for transient failures (env EXAMINA_RETRIES); the repair of invalid output and the larger budgets of truncated output are counted apart")
+	fs.DurationVar(&c.maxPause, "max-pause", env.duration("max-pause", "EXAMINA_MAX_PAUSE", pipeline.DefaultBreakerMaxPause), "when the provider is unreachable or answers 5xx to everything, pause the whole run and probe it for up to this long before degrading exercises (env EXAMINA_MAX_PAUSE; 0: no pause, degrade at once)")
 	fs.Float64Var(&c.minConfidence, "min-confidence", env.float("min-confidence", "EXAMINA_MIN_CONFIDENCE", 0.5), "aggregate topics and core loops above this confidence (env EXAMINA_MIN_CONFIDENCE)")
 	fs.BoolVar(&c.force, "force", false, "re-analyse every exercise, ignoring stored results and the cache")
 	fs.BoolVar(&c.retryDegraded, "retry-degraded", false, "re-analyse exercises whose stored analysis is degraded")
@@ -99,6 +101,9 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 	if c.retries < 0 || c.retries > 20 {
 		return usagef("--retries must be between 0 and 20, not %d", c.retries)
 	}
+	if c.maxPause < 0 || c.maxPause > 24*time.Hour {
+		return usagef("--max-pause must be between 0 and 24h, not %s", c.maxPause)
+	}
 	if c.minConfidence <= 0 || c.minConfidence > 1 {
 		return usagef("--min-confidence must be above 0 and at most 1, not %g", c.minConfidence)
 	}
@@ -137,6 +142,7 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 	if note != "" && !c.quiet {
 		fmt.Fprintln(m.Stderr, note)
 	}
+	c.batchSize = prov.Batch
 	if c.cost.dryRun {
 		return m.dryRun(ctx, c, cf, lang, prov)
 	}
@@ -180,6 +186,9 @@ func (m *Main) analyze(ctx context.Context, args []string) error {
 		Progress:      progress,
 		Logger:        logger,
 		Cost:          ledger,
+	}
+	if c.maxPause > 0 && prov.Provider.Name() != "offline" {
+		r.Breaker = &pipeline.BreakerConfig{MaxPause: c.maxPause}
 	}
 	res, err := r.Run(ctx, cf)
 	if be, ok := errBudget(err); ok {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,5 +282,75 @@ func TestSomeExercisesDegradedExit3(t *testing.T) {
 	args[len(args)-3] = ok.BaseURL()
 	if code, stdout, stderr := run(t, nil, append(args, "--retry-degraded")...); code != exitOK {
 		t.Fatalf("--retry-degraded: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestServerGoesAwayAndComesBack: the OpenAI-compatible server is killed after ten
+// answers and listens again two seconds later. With --max-pause 0 (no breaker) the
+// exercises tried meanwhile degrade; by default the run pauses, probes, resumes and
+// degrades nothing.
+func TestServerGoesAwayAndComesBack(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		maxPause string
+		code     int
+	}{
+		{"no breaker", "0", exitDegraded},
+		{"breaker", "5m", exitOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := fakeopenai.NewOutageServer("127.0.0.1:0", fakeopenai.NewHandler(fakeopenai.Config{Latency: 20 * time.Millisecond}), 10, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			dir := t.TempDir()
+			out := filepath.Join(dir, "r.json")
+			code, stdout, stderr := run(t, nil, "analyze", "--input", example, "--store", filepath.Join(dir, "s"), "--out", out,
+				"--provider", "openai", "--base-url", srv.BaseURL(), "--batch-size", "4", "--max-pause", tt.maxPause)
+			var res examina.Result
+			data, _ := os.ReadFile(out)
+			json.Unmarshal(data, &res)
+			t.Logf("exit %d, degraded %d of %d, calls %d", code, res.Stats.Degraded, res.Stats.Exercises, res.Stats.ProviderCalls)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
+			}
+			if from, to := srv.Outage(); from.IsZero() || to.IsZero() {
+				t.Fatal("the outage never happened")
+			}
+			if tt.code == exitOK && (!strings.Contains(stderr, "paused: the provider is down") || !strings.Contains(stderr, "resumed: the provider answers again")) {
+				t.Fatalf("the pause is not shown:\n%s", stderr)
+			}
+		})
+	}
+}
+
+// TestWindowBoundedBySlots: a llama-server with 4 slots queues an 8-wide window rather
+// than refusing it; the CLI reads /props total_slots and keeps at most 4 calls in
+// flight, and says so.
+func TestWindowBoundedBySlots(t *testing.T) {
+	h := fakeopenai.NewHandler(fakeopenai.Config{Latency: 10 * time.Millisecond, Props: &fakeopenai.Props{NCtx: 3072, TotalSlots: 4}})
+	var inFlight, most atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, nil, "analyze", "--input", example, "--store", filepath.Join(dir, "s"),
+		"--provider", "openai", "--base-url", srv.URL+"/v1", "--batch-size", "8")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if most.Load() > 4 || !strings.Contains(stderr, "decodes 4 requests at once") {
+		t.Fatalf("%d calls in flight at most, want ≤ 4 and a note:\n%s", most.Load(), stderr)
+	}
+	if h.MetadataRequests() != 1 {
+		t.Fatalf("/props asked %d times, want once", h.MetadataRequests())
 	}
 }

@@ -58,6 +58,15 @@ type builtProvider struct {
 	// Config is the provider's configuration after defaults (base URL, limits): what
 	// the price lookup and `--dry-run` read.
 	Config providers.Config
+	// Batch is the window: --batch-size, or fewer when the server decodes fewer
+	// requests at once (its slots) and would queue the rest.
+	Batch int
+}
+
+// slotter is implemented by providers whose server says how many requests it decodes
+// at once (llama-server's /props total_slots).
+type slotter interface {
+	Slots(ctx context.Context) (int, bool)
 }
 
 // build constructs the selected provider and its gate (rate limits and adaptive
@@ -111,9 +120,21 @@ func (p *providerFlags) build(ctx context.Context, getenv func(string) string, b
 		return builtProvider{}, "", err
 	}
 	cfg, _ = cfg.WithDefaults()
-	b := builtProvider{Provider: prov, Timeout: cfg.Timeout, Config: cfg}
+	b := builtProvider{Provider: prov, Timeout: cfg.Timeout, Config: cfg, Batch: batch}
+	if sl, ok := prov.(slotter); ok {
+		// A local server queues requests beyond its slots instead of refusing them, so
+		// the adaptive gate never sees a 429 while every call waits longer: the window
+		// is bounded by the slots instead.
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n, ok := sl.Slots(pctx)
+		cancel()
+		if ok && n < batch {
+			b.Batch = n
+			note = strings.TrimSpace(note + fmt.Sprintf("\nthe server decodes %d requests at once (its slots) and queues the rest: at most %d calls in flight instead of --batch-size %d", n, n, batch))
+		}
+	}
 	if name != providers.Offline {
-		b.Gate = ratelimit.NewGate(providers.GateConfig(cfg, batch))
+		b.Gate = ratelimit.NewGate(providers.GateConfig(cfg, b.Batch))
 	}
 	return b, note, nil
 }

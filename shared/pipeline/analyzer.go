@@ -60,6 +60,10 @@ type Analyzer struct {
 	Logger         *slog.Logger
 	// Meter, when set, meters every call and may refuse one (a cost cap).
 	Meter Meter
+	// Breaker, when set, is the run's circuit breaker shared by every worker: calls
+	// wait while it is open, and an exercise whose retries ran out while the provider
+	// is down waits for it instead of degrading. The Runner sets it.
+	Breaker *Breaker
 }
 
 // ExhaustedError says every attempt for an exercise failed. The analysis returned with
@@ -111,12 +115,14 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 	meta := examina.Meta{Provider: a.Provider.Name(), Model: a.Provider.Model()}
 	start := clock.Now()
 	var budget retry.Budget // retries spent; rate-limited ones, repairs and enlargements apart
+	holds := 0              // times the breaker held this exercise instead of degrading it
 	var lastErr error
 	var decision retry.Decision
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return examina.Analysis{}, err
 		}
+		began := clock.Now()
 		resp, rec, err := a.call(ctx, clock, attempt, req)
 		if errors.Is(err, cost.ErrCapReached) {
 			// Not an attempt: the call was not made. The exercise stays unanalysed.
@@ -147,12 +153,18 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 		if ctx.Err() != nil {
 			return examina.Analysis{}, ctx.Err()
 		}
-		lastErr = err
 		decision = retry.Classify(err)
+		next, atContext := MaxMaxTokens, false // the largest budget an enlarged attempt may ask for
+		if decision.Action == retry.Enlarge {
+			next, atContext, err = a.truncated(ctx, err, req, resp)
+		}
+		lastErr = err
 		rec.Outcome = decision.Action.String()
 		rec.Error = err.Error()
 		switch {
-		case decision.Action == retry.Enlarge && req.MaxTokens >= MaxMaxTokens:
+		case decision.Action == retry.Enlarge && atContext:
+			decision = retry.Decision{Action: retry.Stop, Reason: "output truncated at the model's context"}
+		case decision.Action == retry.Enlarge && req.MaxTokens >= next:
 			decision = retry.Decision{Action: retry.Stop, Reason: fmt.Sprintf("output truncated at the largest budget, %d tokens", req.MaxTokens)}
 		case decision.Action != retry.Stop && !a.Policy.Spend(&budget, err):
 			switch decision.Action {
@@ -164,13 +176,20 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 				decision.Reason = "retries exhausted: " + decision.Reason
 			}
 			decision.Action = retry.Stop
+			if a.Breaker != nil && holds < maxHolds && a.Breaker.Hold(err, began) {
+				// The provider is down, not this exercise's request: wait for it with
+				// a fresh retry budget.
+				holds++
+				budget.Retries = 0
+				decision = retry.Decision{Action: retry.Retry, Reason: "provider down: waiting for it to answer"}
+			}
 		}
 		switch decision.Action {
 		case retry.Repair:
 			req.Repair = analysis.RepairInstruction(err)
 			req.Rejected = rejected(resp.Text)
 		case retry.Enlarge:
-			req.MaxTokens = min(req.MaxTokens*2, MaxMaxTokens)
+			req.MaxTokens = min(req.MaxTokens*2, next)
 		}
 		var wait time.Duration
 		if decision.Action == retry.Retry {
@@ -212,9 +231,62 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 	return out, &ExhaustedError{Attempts: meta.Attempts, Last: lastErr, Decision: decision}
 }
 
+// ContextWindower is implemented by providers that can say how many tokens one request
+// (prompt plus output) may use on their model, such as a local server's context per
+// slot. The Analyzer caps enlarged output budgets at it and, when a truncated answer
+// already filled it, stops instead of asking for a budget the model cannot give.
+type ContextWindower interface {
+	ContextWindow(ctx context.Context) (tokens int, ok bool)
+}
+
+// truncated explains a truncated answer: which limit it hit, the request's budget or
+// the model's context (when the provider reports its window), in the message of the
+// returned error; next
+// is the largest budget an enlarged attempt may ask for; atContext says the context,
+// not the budget, stopped the output.
+func (a *Analyzer) truncated(ctx context.Context, err error, req examina.Request, resp examina.Response) (next int, atContext bool, explained error) {
+	next = MaxMaxTokens
+	msg := fmt.Sprintf("output hit the %d-token budget", req.MaxTokens)
+	if cw, ok := a.Provider.(ContextWindower); ok {
+		if window, ok := cw.ContextWindow(ctx); ok {
+			prompt := resp.InputTokens
+			if prompt <= 0 {
+				prompt = estimateTokens(req) - req.MaxTokens
+			}
+			room := max(window-prompt, 0)
+			next = min(next, room)
+			if room <= req.MaxTokens {
+				atContext = true
+				msg = fmt.Sprintf("output hit the model's context of %d tokens a request (prompt %d + output %d), before the %d-token budget",
+					window, prompt, resp.OutputTokens, req.MaxTokens)
+			}
+		}
+	}
+	var pe *examina.ProviderError
+	if errors.As(err, &pe) && strings.Contains(strings.ToLower(pe.Code), "context_window") {
+		// The provider says so itself (Anthropic's and Bedrock's stop reason
+		// model_context_window_exceeded): a larger budget cannot help.
+		atContext = true
+		msg = fmt.Sprintf("output hit the model's context window (stop reason %s), before the %d-token budget", pe.Code, req.MaxTokens)
+	}
+	if pe != nil {
+		cp := *pe
+		cp.Message = msg
+		err = &cp
+	}
+	return next, atContext, err
+}
+
 // call makes one provider call through the gate with a per-call timeout.
 func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req examina.Request) (examina.Response, examina.Attempt, error) {
 	rec := examina.Attempt{N: attempt}
+	probe := false
+	if a.Breaker != nil {
+		var err error
+		if probe, err = a.Breaker.Wait(ctx); err != nil {
+			return examina.Response{}, rec, err
+		}
+	}
 	if a.Gate != nil {
 		if err := a.Gate.Acquire(ctx, estimateTokens(req)); err != nil {
 			return examina.Response{}, rec, err
@@ -240,6 +312,11 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 	}
 	if a.Gate != nil {
 		a.Gate.Release(resp, err)
+	}
+	if a.Breaker != nil && ctx.Err() == nil {
+		a.Breaker.Record(req.Exercise.Position, err, probe)
+	} else if a.Breaker != nil && probe {
+		a.Breaker.Record(req.Exercise.Position, context.Canceled, true)
 	}
 	rec.LatencyMS = clock.Now().Sub(t0).Milliseconds()
 	rec.InputTokens, rec.OutputTokens = resp.InputTokens, resp.OutputTokens
@@ -292,6 +369,10 @@ func (a *Analyzer) fits(ctx context.Context, clock retry.Clock, d time.Duration)
 	}
 	return clock.Now().Add(d + 2*a.margin()).Before(dl)
 }
+
+// maxHolds bounds how often the breaker may hold one exercise instead of degrading it
+// (each hold is bounded by the breaker's MaxPause), against a provider that flaps.
+const maxHolds = 20
 
 // maxRejectedBytes bounds the rejected answer sent back with a repair: the model needs
 // to see what it said, not 256 KiB of junk.

@@ -344,6 +344,7 @@ func TestRepairAndEnlargeWithoutRetries(t *testing.T) {
 		{"truncated at the largest budget", []error{truncated, truncated, truncated, truncated, nil}, examina.StatusDegraded, 4},
 		{"a 500 is not retried", []error{boom, nil}, examina.StatusDegraded, 1},
 		{"repair and enlargement together", []error{truncated, invalid, nil}, examina.StatusOK, 3},
+		{"the provider says the context is full", []error{&examina.ProviderError{Provider: "fake", Kind: examina.KindTransient, Reason: "truncated", Code: "model_context_window_exceeded"}, nil}, examina.StatusDegraded, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,6 +66,10 @@ type Runner struct {
 	// starts, the calls in flight finish and are stored, and Run returns a
 	// *BudgetError.
 	Cost *cost.Ledger
+	// Breaker, when set, configures the run's circuit breaker: a provider that is down
+	// pauses every worker (bounded by MaxPause) instead of degrading every exercise.
+	// The Progress is told of pauses when it implements PauseReporter. nil: none.
+	Breaker *BreakerConfig
 }
 
 // BudgetError says a run stopped at its cost cap. Everything finished is stored;
@@ -116,6 +120,13 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 	an.Logger = log
 	if r.Cost != nil && an.Meter == nil {
 		an.Meter = r.Cost
+	}
+	if r.Breaker != nil {
+		rep := pauseLog{log: log}
+		if pr, ok := r.Progress.(PauseReporter); ok {
+			rep.next = pr
+		}
+		an.Breaker = NewBreaker(*r.Breaker, an.Clock, rep)
 	}
 
 	existing := map[int]examina.ExerciseResult{}
@@ -425,4 +436,24 @@ func (r *Runner) write(ctx context.Context, jobID string, rs []examina.ExerciseR
 		}
 	}
 	return nil
+}
+
+// pauseLog logs the breaker's pauses and passes them on.
+type pauseLog struct {
+	log  *slog.Logger
+	next PauseReporter
+}
+
+func (p pauseLog) Paused(since time.Time, err error) {
+	p.log.LogAttrs(context.Background(), slog.LevelWarn, "provider down: run paused", slog.String("error", err.Error()))
+	if p.next != nil {
+		p.next.Paused(since, err)
+	}
+}
+
+func (p pauseLog) Resumed(paused time.Duration, gaveUp bool) {
+	p.log.LogAttrs(context.Background(), slog.LevelWarn, "run resumed", slog.Duration("paused", paused), slog.Bool("gave_up", gaveUp))
+	if p.next != nil {
+		p.next.Resumed(paused, gaveUp)
+	}
 }

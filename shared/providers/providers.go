@@ -263,7 +263,7 @@ func New(ctx context.Context, cfg Config) (examina.Provider, error) {
 		return ollama.New(ollama.Config{Host: host, Model: cfg.Model, HTTP: cfg.HTTP})
 	case Bedrock:
 		return bedrock.New(ctx, bedrock.Config{Model: cfg.Model, Region: cfg.Region, Endpoint: cfg.BaseURL,
-			Structured: strings.Contains(cfg.Model, "anthropic.claude") && !strings.Contains(cfg.Model, "claude-3")})
+			Structured: strings.Contains(cfg.Model, "anthropic.claude") && anthropic.StructuredOutputFor(cfg.Model) == anthropic.StructuredOutputConfig})
 	}
 	return nil, fmt.Errorf("providers: %q has no constructor", cfg.Name)
 }

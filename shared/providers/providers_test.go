@@ -159,6 +159,10 @@ func TestBaseURLReachesOllamaAndBedrock(t *testing.T) {
 	var mu sync.Mutex
 	var paths []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/show" { // ollama asks about the model once
+			http.NotFound(w, r)
+			return
+		}
 		mu.Lock()
 		paths = append(paths, r.URL.Path)
 		mu.Unlock()

@@ -93,6 +93,8 @@ func Classify(err error) Decision {
 			return Decision{Repair, "output failed validation"}
 		case pe.Kind == examina.KindTransient:
 			return Decision{Retry, transientReason(pe)}
+		case pe.Reason != "":
+			return Decision{Stop, "permanent provider error: " + pe.Reason}
 		default:
 			return Decision{Stop, "permanent provider error"}
 		}

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
@@ -28,7 +30,7 @@ const (
 
 // Structured output modes (Config.Structured).
 const (
-	StructuredAuto         = ""              // output_config unless the model is a Claude 3 one, then tool
+	StructuredAuto         = ""              // output_config for models documented to support it (StructuredOutputFor), else tool
 	StructuredOutputConfig = "output_config" // output_config.format = {type: json_schema, schema}
 	StructuredTool         = "tool"          // a tool whose input_schema is the schema, forced by tool_choice
 	StructuredNone         = "none"          // the prompt alone
@@ -61,8 +63,55 @@ type Config struct {
 // Client is an examina.Provider for the Messages API, safe for concurrent use.
 type Client struct {
 	cfg  Config
+	auto bool // Structured was chosen from the model: a refusal may switch it to tool
 	url  string
 	http llmhttp.Client
+	// tool is set once the API refused output_config for this model: forced tool use
+	// from then on.
+	tool atomic.Bool
+}
+
+// StructuredOutputFor returns the structured output mode of a model: output_config
+// for the generations Anthropic documents structured outputs for (Claude 4.5 and
+// later: Haiku 4.5, Sonnet 4.5, Opus 4.5, 4.6 ...), forced tool use for the older ones
+// (Claude 3, Sonnet 4, Opus 4 and 4.1) and for names it cannot read (an alias behind a
+// proxy), since every model supports tool use.
+func StructuredOutputFor(model string) string {
+	major, minor, ok := generation(model)
+	if ok && (major > 4 || major == 4 && minor >= 5) {
+		return StructuredOutputConfig
+	}
+	return StructuredTool
+}
+
+// generation reads the version of a model name of the Claude 4 scheme
+// ("claude-haiku-4-5", "claude-opus-4-1-20250805", "claude-sonnet-4-20250514", with an
+// optional "<region>.anthropic." prefix as on Bedrock): major and minor, minor 0 when
+// the next part is a date. Claude 3 names ("claude-3-5-haiku-latest") read as 3.
+func generation(model string) (major, minor int, ok bool) {
+	name := model
+	if i := strings.Index(name, "claude-"); i >= 0 {
+		name = name[i+len("claude-"):]
+	} else {
+		return 0, 0, false
+	}
+	parts := strings.Split(name, "-")
+	if len(parts) > 0 && (parts[0] == "opus" || parts[0] == "sonnet" || parts[0] == "haiku") {
+		parts = parts[1:]
+	}
+	if len(parts) == 0 {
+		return 0, 0, false
+	}
+	major, err := strconv.Atoi(parts[0])
+	if err != nil {
+		return 0, 0, false
+	}
+	if len(parts) > 1 && len(parts[1]) <= 2 {
+		if n, err := strconv.Atoi(parts[1]); err == nil {
+			minor = n
+		}
+	}
+	return major, minor, true
 }
 
 // New returns a client for cfg; a KindInvalid error when the key or model is missing
@@ -81,18 +130,16 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Version == "" {
 		cfg.Version = DefaultVersion
 	}
-	if cfg.Structured == StructuredAuto {
-		cfg.Structured = StructuredOutputConfig
-		if strings.HasPrefix(cfg.Model, "claude-3") {
-			cfg.Structured = StructuredTool
-		}
+	auto := cfg.Structured == StructuredAuto
+	if auto {
+		cfg.Structured = StructuredOutputFor(cfg.Model)
 	}
 	switch cfg.Structured {
 	case StructuredOutputConfig, StructuredTool, StructuredNone:
 	default:
 		return nil, examina.E(op, examina.KindInvalid, "anthropic: unknown structured output mode %q", cfg.Structured)
 	}
-	c := &Client{cfg: cfg, url: strings.TrimRight(cfg.BaseURL, "/") + "/v1/messages"}
+	c := &Client{cfg: cfg, auto: auto, url: strings.TrimRight(cfg.BaseURL, "/") + "/v1/messages"}
 	c.http = llmhttp.Client{Provider: "anthropic", HTTP: cfg.HTTP, Now: cfg.Now, Secrets: []string{cfg.APIKey}}
 	return c, nil
 }
@@ -142,7 +189,11 @@ func (c *Client) body(req examina.Request) map[string]any {
 		b["temperature"] = *c.cfg.Temperature
 	}
 	if len(req.Schema) > 0 {
-		switch c.cfg.Structured {
+		mode := c.cfg.Structured
+		if mode == StructuredOutputConfig && c.tool.Load() {
+			mode = StructuredTool
+		}
+		switch mode {
 		case StructuredOutputConfig:
 			b["output_config"] = map[string]any{"format": map[string]any{"type": "json_schema", "schema": json.RawMessage(req.Schema)}}
 		case StructuredTool:
@@ -164,6 +215,12 @@ func (c *Client) Complete(ctx context.Context, req examina.Request) (examina.Res
 	h.Set("x-api-key", c.cfg.APIKey)
 	h.Set("anthropic-version", c.cfg.Version)
 	res, err := c.http.PostJSON(ctx, c.url, h, c.body(req))
+	if err != nil && c.auto && c.cfg.Structured == StructuredOutputConfig && !c.tool.Load() && refusesOutputConfig(err) {
+		// The model does not take output_config (an older generation, a proxy that
+		// lags the API): forced tool use, for this and every later request.
+		c.tool.Store(true)
+		res, err = c.http.PostJSON(ctx, c.url, h, c.body(req))
+	}
 	out := examina.Response{Model: c.cfg.Model, HTTPStatus: res.Status, RateLimit: res.RateLimit}
 	if err != nil {
 		return out, err
@@ -202,4 +259,15 @@ func (c *Client) Complete(ctx context.Context, req examina.Request) (examina.Res
 	}
 	out.Text = text.String()
 	return out, nil
+}
+
+// refusesOutputConfig reports whether err is a 400 refusing the output_config
+// parameter or structured outputs for the model.
+func refusesOutputConfig(err error) bool {
+	var pe *examina.ProviderError
+	if !errors.As(err, &pe) || pe.HTTPStatus != http.StatusBadRequest {
+		return false
+	}
+	m := strings.ToLower(pe.Message)
+	return strings.Contains(m, "output_config") || strings.Contains(m, "output_format") || strings.Contains(m, "structured output")
 }

@@ -336,3 +336,44 @@ func TestThroughAnalyzer(t *testing.T) {
 		})
 	}
 }
+
+func TestStructuredOutputFor(t *testing.T) {
+	tests := map[string]string{
+		"claude-haiku-4-5":                            anthropic.StructuredOutputConfig,
+		"claude-haiku-4-5-20251001":                   anthropic.StructuredOutputConfig,
+		"claude-sonnet-4-5":                           anthropic.StructuredOutputConfig,
+		"claude-opus-4-5-20251101":                    anthropic.StructuredOutputConfig,
+		"claude-opus-4-6":                             anthropic.StructuredOutputConfig,
+		"claude-sonnet-5":                             anthropic.StructuredOutputConfig,
+		"eu.anthropic.claude-haiku-4-5-20251001-v1:0": anthropic.StructuredOutputConfig,
+		"claude-sonnet-4-20250514":                    anthropic.StructuredTool,
+		"claude-sonnet-4-0":                           anthropic.StructuredTool,
+		"claude-opus-4-1-20250805":                    anthropic.StructuredTool,
+		"claude-opus-4-20250514":                      anthropic.StructuredTool,
+		"claude-3-5-haiku-latest":                     anthropic.StructuredTool,
+		"claude-3-7-sonnet-20250219":                  anthropic.StructuredTool,
+		"my-proxy-alias":                              anthropic.StructuredTool,
+	}
+	for model, want := range tests {
+		if got := anthropic.StructuredOutputFor(model); got != want {
+			t.Errorf("StructuredOutputFor(%q) = %q, want %q", model, got, want)
+		}
+	}
+}
+
+// TestOutputConfigRefusedFallsBackToTool: a model that refuses output_config with a
+// 400 is asked again at once with forced tool use, and every later request uses it.
+func TestOutputConfigRefusedFallsBackToTool(t *testing.T) {
+	refusal := reply{status: 400, body: `{"type":"error","error":{"type":"invalid_request_error","message":"output_config.format: Extra inputs are not permitted"}}`}
+	ok := reply{body: message("tool_use", map[string]any{"type": "tool_use", "id": "t1", "name": anthropic.ToolName, "input": json.RawMessage(valid)})}
+	f := newFake(t, refusal, ok, ok)
+	c := newClient(t, f, func(c *anthropic.Config) { c.Model = "claude-haiku-4-5-custom" })
+	for range 2 {
+		if resp, err := c.Complete(context.Background(), request()); err != nil || resp.Text != valid {
+			t.Fatalf("Complete = %q, %v", resp.Text, err)
+		}
+	}
+	if len(f.bodies) != 3 || f.bodies[0]["output_config"] == nil || f.bodies[1]["tools"] == nil || f.bodies[1]["output_config"] != nil || f.bodies[2]["tools"] == nil {
+		t.Fatalf("requests: output_config %v, then tools %v / %v", f.bodies[0]["output_config"] != nil, f.bodies[1]["tools"] != nil, f.bodies[2]["tools"] != nil)
+	}
+}

@@ -58,6 +58,16 @@ type Config struct {
 	Model string
 	// Now tells the time (nil: time.Now).
 	Now func() time.Time
+	// Props, when set, is served at GET /props as llama-server does (its per-slot
+	// context and slot count); nil answers 404 like OpenAI. Metadata requests (GET
+	// /props, /v1/models) are counted by MetadataRequests, not recorded in Requests.
+	Props *Props
+}
+
+// Props is what GET /props reports, in llama-server's shape.
+type Props struct {
+	NCtx       int // default_generation_settings.n_ctx: tokens per request (per slot)
+	TotalSlots int // total_slots: requests decoded at once
 }
 
 // Request is a recorded request.
@@ -85,6 +95,7 @@ type Handler struct {
 	cfg Config
 
 	mu          sync.Mutex
+	meta        int
 	reqs        []Request
 	admitted    int
 	limited     int
@@ -135,8 +146,30 @@ func (h *Handler) Stats() Stats {
 	return Stats{Requests: len(h.reqs), Admitted: h.admitted, Limited: h.limited}
 }
 
+// MetadataRequests is the number of GET /props and /models requests so far.
+func (h *Handler) MetadataRequests() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.meta
+}
+
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && (r.URL.Path == "/props" || r.URL.Path == "/v1/models" || r.URL.Path == "/models") {
+		h.mu.Lock()
+		h.meta++
+		h.mu.Unlock()
+		if r.URL.Path != "/props" || h.cfg.Props == nil {
+			writeError(w, http.StatusNotFound, "invalid_request_error", "unknown_url", "Unknown request URL: "+r.Method+" "+r.URL.Path)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"default_generation_settings": map[string]any{"n_ctx": h.cfg.Props.NCtx},
+			"total_slots":                 h.cfg.Props.TotalSlots,
+		})
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	rec := Request{At: h.cfg.Now(), Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
 	if err := json.Unmarshal(body, &rec.Payload); err == nil {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/llm/llmhttp"
@@ -44,6 +45,7 @@ func FuzzResponseError(f *testing.F) {
 	f.Add(404, []byte(`{"error":"model not found"}`))
 	f.Add(400, []byte(`{"error":{"message":"x","code":12}}`))
 	f.Add(502, []byte("<html>bad gateway</html>"))
+	f.Add(400, []byte(`{"error":{"code":400,"message":"Unable to generate parser for this template.\n------------\n...raise_exception('Conversation roles must alternate user...\n   ^\nError: Jinja Exception: Conversation roles must alternate user/assistant/user/assistant/...","type":"invalid_request_error"}}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		if status < 400 || status > 599 {
 			status = 400 + (status%200+200)%200
@@ -58,6 +60,10 @@ func FuzzResponseError(f *testing.F) {
 		}
 		if strings.Contains(pe.Error(), secret) {
 			t.Fatalf("secret in %q", pe.Error())
+		}
+		// One line of at most 300 runes (plus an ellipsis), whatever the body.
+		if strings.ContainsAny(pe.Message, "\n\r") || utf8.RuneCountInString(pe.Message) > 301 {
+			t.Fatalf("message %q: want one line of at most 301 runes", pe.Message)
 		}
 	})
 }

@@ -57,11 +57,26 @@ type Result struct {
 // carries Status and RateLimit), or a body larger than MaxBody (transient,
 // "malformed_response").
 func (c *Client) PostJSON(ctx context.Context, url string, header http.Header, body any) (Result, error) {
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return Result{}, &examina.ProviderError{Provider: c.Provider, Kind: examina.KindInternal, Reason: "encoding_request", Message: err.Error(), Err: err}
+	return c.Do(ctx, http.MethodPost, url, header, body)
+}
+
+// GetJSON is PostJSON's GET: no body, the same results and errors (servers' metadata
+// endpoints such as llama-server's /props).
+func (c *Client) GetJSON(ctx context.Context, url string, header http.Header) (Result, error) {
+	return c.Do(ctx, http.MethodGet, url, header, nil)
+}
+
+// Do sends a request with body (nil: none) encoded as JSON: see PostJSON.
+func (c *Client) Do(ctx context.Context, method, url string, header http.Header, body any) (Result, error) {
+	var payload io.Reader = http.NoBody
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return Result{}, &examina.ProviderError{Provider: c.Provider, Kind: examina.KindInternal, Reason: "encoding_request", Message: err.Error(), Err: err}
+		}
+		payload = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(ctx, method, url, payload)
 	if err != nil {
 		return Result{}, &examina.ProviderError{Provider: c.Provider, Kind: examina.KindPermanent, Reason: "bad_url", Message: Scrub(err.Error(), c.Secrets...), Err: err}
 	}
@@ -70,7 +85,9 @@ func (c *Client) PostJSON(ctx context.Context, url string, header http.Header, b
 			req.Header.Add(k, v)
 		}
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	hc := c.HTTP
 	if hc == nil {

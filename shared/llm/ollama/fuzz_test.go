@@ -25,3 +25,16 @@ func FuzzHostURL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseShow feeds arbitrary /api/show bodies: never a negative context.
+func FuzzParseShow(f *testing.F) {
+	f.Add([]byte(`{"parameters":"num_ctx 8192","model_info":{"qwen3.context_length":40960},"capabilities":["completion","thinking"]}`))
+	f.Add([]byte(`{"parameters":"num_ctx -5\nnum_ctx x","model_info":{"a.context_length":"big","b.context_length":-1}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n, _, err := ollama.ParseShow(body)
+		if n < 0 || (err != nil && n != 0) {
+			t.Fatalf("ParseShow = %d, %v", n, err)
+		}
+	})
+}

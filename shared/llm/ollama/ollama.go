@@ -6,10 +6,14 @@ package ollama
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/llm/llmhttp"
@@ -35,9 +39,18 @@ type Config struct {
 
 // Client is an examina.Provider for Ollama, safe for concurrent use.
 type Client struct {
-	cfg  Config
-	url  string
-	http llmhttp.Client
+	cfg     Config
+	base    string
+	url     string
+	http    llmhttp.Client
+	show    llmhttp.Once[modelInfo]
+	noThink atomic.Bool // the server refused "think": never send it again
+}
+
+// modelInfo is what POST /api/show says about the model.
+type modelInfo struct {
+	contextTokens int  // num_ctx of the model's parameters, else its context_length
+	thinking      bool // "thinking" among its capabilities
 }
 
 // New returns a client for cfg; a KindInvalid error when the model is missing.
@@ -49,7 +62,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, url: base + "/api/chat", http: llmhttp.Client{Provider: "ollama", HTTP: cfg.HTTP}}, nil
+	return &Client{cfg: cfg, base: base, url: base + "/api/chat", http: llmhttp.Client{Provider: "ollama", HTTP: cfg.HTTP}}, nil
 }
 
 // HostURL normalises an OLLAMA_HOST value into a base URL without a trailing slash:
@@ -98,7 +111,8 @@ type message struct {
 type chatResponse struct {
 	Model   string `json:"model"`
 	Message struct {
-		Content string `json:"content"`
+		Content  string `json:"content"`
+		Thinking string `json:"thinking"`
 	} `json:"message"`
 	Done            bool   `json:"done"`
 	DoneReason      string `json:"done_reason"`
@@ -134,7 +148,18 @@ func (c *Client) Complete(ctx context.Context, req examina.Request) (examina.Res
 	if c.cfg.KeepAlive != "" {
 		body["keep_alive"] = c.cfg.KeepAlive
 	}
+	// A thinking model (qwen3, deepseek-r1, ...) thinks by default and can spend the
+	// whole output budget on it: think false turns it off where the model has the
+	// capability (a model without it refuses the field).
+	if info, _ := c.info(ctx); info.thinking && !c.noThink.Load() {
+		body["think"] = false
+	}
 	res, err := c.http.PostJSON(ctx, c.url, nil, body)
+	if err != nil && body["think"] != nil && refusesThink(err) {
+		c.noThink.Store(true)
+		delete(body, "think")
+		res, err = c.http.PostJSON(ctx, c.url, nil, body)
+	}
 	out := examina.Response{Model: c.cfg.Model, HTTPStatus: res.Status}
 	if err != nil {
 		return out, err
@@ -151,11 +176,77 @@ func (c *Client) Complete(ctx context.Context, req examina.Request) (examina.Res
 		return out, llmhttp.Truncated("ollama", res.Status, cr.DoneReason)
 	}
 	if strings.TrimSpace(cr.Message.Content) == "" {
+		msg := "empty answer (done_reason " + cr.DoneReason + ")"
+		if cr.Message.Thinking != "" {
+			msg = fmt.Sprintf("the model only thought (%d characters) and gave no answer (done_reason %s)", len(cr.Message.Thinking), cr.DoneReason)
+		}
 		return out, &examina.ProviderError{Provider: "ollama", Kind: examina.KindInvalid, HTTPStatus: res.Status,
-			Reason: "invalid_output", Message: "empty answer (done_reason " + cr.DoneReason + ")"}
+			Reason: "invalid_output", Message: msg}
 	}
 	out.Text = cr.Message.Content
 	return out, nil
+}
+
+// refusesThink reports whether err is Ollama's 400 for a think field the model does not
+// support ("... does not support thinking").
+func refusesThink(err error) bool {
+	var pe *examina.ProviderError
+	return errors.As(err, &pe) && pe.HTTPStatus == http.StatusBadRequest && strings.Contains(pe.Message, "does not support thinking")
+}
+
+// ContextWindow returns the tokens one request may use on the model, from POST
+// /api/show: the num_ctx its parameters set, else the model's context_length (an upper
+// bound: the server may run it with a smaller OLLAMA_CONTEXT_LENGTH).
+func (c *Client) ContextWindow(ctx context.Context) (int, bool) {
+	info, ok := c.info(ctx)
+	return info.contextTokens, ok && info.contextTokens > 0
+}
+
+// info asks POST /api/show once (again after a transient failure).
+func (c *Client) info(ctx context.Context) (modelInfo, bool) {
+	return c.show.Get(ctx, func(ctx context.Context) (modelInfo, bool, bool) {
+		res, err := c.http.PostJSON(ctx, c.base+"/api/show", nil, map[string]any{"model": c.cfg.Model})
+		if err != nil {
+			return modelInfo{}, false, llmhttp.Final(err)
+		}
+		ctxTokens, thinking, err := ParseShow(res.Body)
+		if err != nil {
+			return modelInfo{}, false, true
+		}
+		return modelInfo{contextTokens: ctxTokens, thinking: thinking}, true, true
+	})
+}
+
+// ParseShow reads an /api/show answer: the context window (the num_ctx its
+// parameters set, else the model's <arch>.context_length; 0 when neither) and whether
+// "thinking" is among its capabilities. It fails only for a body that is not a JSON
+// object.
+func ParseShow(body []byte) (contextTokens int, thinking bool, err error) {
+	var show struct {
+		Parameters   string                     `json:"parameters"`
+		ModelInfo    map[string]json.RawMessage `json:"model_info"`
+		Capabilities []string                   `json:"capabilities"`
+	}
+	if err := json.Unmarshal(body, &show); err != nil {
+		return 0, false, fmt.Errorf("ollama: decoding /api/show: %w", err)
+	}
+	thinking = slices.Contains(show.Capabilities, "thinking")
+	for line := range strings.Lines(show.Parameters) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "num_ctx" {
+			if n, err := strconv.Atoi(f[1]); err == nil && n > 0 {
+				contextTokens = n
+			}
+		}
+	}
+	if contextTokens == 0 {
+		for k, v := range show.ModelInfo {
+			var n int
+			if strings.HasSuffix(k, ".context_length") && json.Unmarshal(v, &n) == nil && n > 0 {
+				contextTokens = max(contextTokens, n)
+			}
+		}
+	}
+	return contextTokens, thinking, nil
 }
 
 // compile-time check.

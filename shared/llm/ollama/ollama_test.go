@@ -44,6 +44,14 @@ type fake struct {
 	mu     sync.Mutex
 	paths  []string
 	bodies []map[string]any
+	show   string // the body of POST /api/show; "": 404
+	shows  int    // /api/show requests, not counted in paths
+}
+
+func (f *fake) setShow(body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.show = body
 }
 
 func newFake(t *testing.T, replies ...reply) *fake {
@@ -53,6 +61,18 @@ func newFake(t *testing.T, replies ...reply) *fake {
 		var m map[string]any
 		json.Unmarshal(b, &m)
 		f.mu.Lock()
+		if r.URL.Path == "/api/show" {
+			f.shows++
+			show := f.show
+			f.mu.Unlock()
+			if show == "" {
+				w.WriteHeader(http.StatusNotFound)
+				io.WriteString(w, `{"error":"model not found"}`)
+				return
+			}
+			io.WriteString(w, show)
+			return
+		}
 		n := len(f.paths)
 		f.paths = append(f.paths, r.Method+" "+r.URL.Path)
 		f.bodies = append(f.bodies, m)
@@ -215,5 +235,75 @@ func TestThroughAnalyzer(t *testing.T) {
 				t.Fatalf("second budget %v", f.bodies[1]["options"])
 			}
 		})
+	}
+}
+
+// qwen3Show is POST /api/show for qwen3:8b, in Ollama's shape.
+const qwen3Show = `{"modelfile":"FROM qwen3:8b","parameters":"repeat_penalty 1\nstop \"<|im_start|>\"\ntemperature 0.6\nnum_ctx 8192","template":"...","details":{"family":"qwen3","parameter_size":"8.2B"},"model_info":{"general.architecture":"qwen3","qwen3.context_length":40960},"capabilities":["completion","tools","thinking"]}`
+
+// TestThinkingModel: qwen3 thinks by default and can spend the budget on it; a model
+// with the thinking capability gets think false, one without gets no field, and a
+// server that refuses the field is asked again without it.
+func TestThinkingModel(t *testing.T) {
+	tests := []struct {
+		name      string
+		show      string
+		replies   []reply
+		wantThink []any // the think field of each chat request (nil: absent)
+	}{
+		{"qwen3", qwen3Show, []reply{{body: chat(valid, "stop")}}, []any{false}},
+		{"no thinking capability", `{"parameters":"","model_info":{"llama.context_length":131072},"capabilities":["completion","tools"]}`, []reply{{body: chat(valid, "stop")}}, []any{nil}},
+		{"no /api/show", "", []reply{{body: chat(valid, "stop")}}, []any{nil}},
+		{"field refused", qwen3Show, []reply{{status: 400, body: `{"error":"\"qwen3:8b\" does not support thinking"}`}, {body: chat(valid, "stop")}}, []any{false, nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, tt.replies...)
+			f.setShow(tt.show)
+			c := client(t, f)
+			if _, err := c.Complete(context.Background(), request()); err != nil {
+				t.Fatal(err)
+			}
+			if len(f.bodies) != len(tt.wantThink) {
+				t.Fatalf("%d chat requests, want %d", len(f.bodies), len(tt.wantThink))
+			}
+			for i, want := range tt.wantThink {
+				if got := f.bodies[i]["think"]; got != want {
+					t.Fatalf("request %d think = %v, want %v", i, got, want)
+				}
+			}
+			c.Complete(context.Background(), request())
+			if f.shows != 1 {
+				t.Fatalf("/api/show asked %d times, want once", f.shows)
+			}
+		})
+	}
+}
+
+func TestContextWindow(t *testing.T) {
+	tests := []struct {
+		show string
+		want int
+	}{
+		{qwen3Show, 8192}, // the Modelfile's num_ctx
+		{`{"parameters":"temperature 0.6","model_info":{"qwen3.context_length":40960},"capabilities":["completion"]}`, 40960},
+		{"", 0},
+	}
+	for _, tt := range tests {
+		f := newFake(t, reply{body: chat(valid, "stop")})
+		f.setShow(tt.show)
+		got, ok := client(t, f).ContextWindow(context.Background())
+		if got != tt.want || ok != (tt.want > 0) {
+			t.Errorf("ContextWindow with %.40q = %d, %v; want %d", tt.show, got, ok, tt.want)
+		}
+	}
+}
+
+func TestOnlyThinking(t *testing.T) {
+	b, _ := json.Marshal(map[string]any{"model": "qwen3:8b", "message": map[string]any{"role": "assistant", "content": "", "thinking": "Okay, let me think about the exercise..."}, "done": true, "done_reason": "stop"})
+	_, err := client(t, newFake(t, reply{body: string(b)})).Complete(context.Background(), request())
+	var pe *examina.ProviderError
+	if !errors.As(err, &pe) || pe.Kind != examina.KindInvalid || !strings.Contains(pe.Message, "only thought") {
+		t.Fatalf("err = %v, want an invalid answer that says the model only thought", err)
 	}
 }

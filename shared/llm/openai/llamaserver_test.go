@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -71,6 +72,14 @@ type llamaServer struct {
 	*httptest.Server
 	mu       sync.Mutex
 	requests [][]map[string]any
+	budgets  []float64 // max_tokens of each chat request
+	props    string    // the body of GET /props; "": 404
+}
+
+func (ls *llamaServer) setProps(body string) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.props = body
 }
 
 func newLlamaServer(t *testing.T, answer func(n int, msgs []map[string]any) transcript) *llamaServer {
@@ -78,12 +87,23 @@ func newLlamaServer(t *testing.T, answer func(n int, msgs []map[string]any) tran
 	refuse := loadTranscript(t, "repair-roles-must-alternate-400")
 	ls := &llamaServer{}
 	ls.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/props" && r.Method == http.MethodGet {
+			ls.mu.Lock()
+			props := ls.props
+			ls.mu.Unlock()
+			if props != "" {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, props)
+				return
+			}
+		}
 		if r.URL.Path != "/v1/chat/completions" {
 			http.NotFound(w, r)
 			return
 		}
 		var body struct {
-			Messages []map[string]any `json:"messages"`
+			Messages  []map[string]any `json:"messages"`
+			MaxTokens float64          `json:"max_tokens"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -92,6 +112,7 @@ func newLlamaServer(t *testing.T, answer func(n int, msgs []map[string]any) tran
 		ls.mu.Lock()
 		n := len(ls.requests)
 		ls.requests = append(ls.requests, body.Messages)
+		ls.budgets = append(ls.budgets, body.MaxTokens)
 		ls.mu.Unlock()
 		if !alternates(body.Messages) {
 			refuse.write(w)
@@ -262,5 +283,71 @@ func TestFailedAttemptsLogged(t *testing.T) {
 	}
 	if !strings.Contains(out.Error, "Conversation roles must alternate") {
 		t.Fatalf("degraded error %q lacks the decisive line", out.Error)
+	}
+}
+
+// withUsage is tr with its usage replaced (a truncated answer at another budget).
+func withUsage(t *testing.T, tr transcript, prompt, completion int) transcript {
+	t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal([]byte(tr.ResponseBody), &body); err != nil {
+		t.Fatal(err)
+	}
+	body["usage"] = map[string]any{"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+	b, _ := json.Marshal(body)
+	tr.ResponseBody = string(b)
+	return tr
+}
+
+// TestEnlargeCappedAtContext replays the truncated answer (truncated-length.json:
+// 1054 prompt tokens, 1024 output, finish_reason length) on a server whose slot holds
+// 3072 tokens (llama-server -c 12288 -np 4, /props n_ctx 3072). The enlarged attempt
+// asks for what the slot leaves (2018), not 2048; when that is cut too, the context,
+// not the budget, was hit: the run stops and says so instead of asking for 4096.
+func TestEnlargeCappedAtContext(t *testing.T) {
+	trunc := loadTranscript(t, "truncated-length")
+	ls := newLlamaServer(t, func(n int, _ []map[string]any) transcript {
+		if n == 0 {
+			return trunc
+		}
+		return withUsage(t, trunc, 1054, 3072-1054)
+	})
+	ls.setProps(`{"default_generation_settings":{"n_ctx":3072,"params":{"n_predict":-1}},"total_slots":4,"model_path":"tiny.gguf"}`)
+	a, _, _ := analyzer(localClient(t, ls.URL))
+	out, err := a.Analyze(context.Background(), course, ex, "")
+	if err == nil || out.Status != examina.StatusDegraded {
+		t.Fatalf("Analyze = %s, %v; want degraded", out.Status, err)
+	}
+	ls.mu.Lock()
+	budgets := append([]float64(nil), ls.budgets...)
+	ls.mu.Unlock()
+	if len(budgets) != 2 || budgets[0] != 1024 || budgets[1] != 2018 {
+		t.Fatalf("budgets %v, want [1024 2018]: the second capped at the slot's 3072 - 1054 prompt tokens, no third", budgets)
+	}
+	if first := out.AttemptLog[0].Error; !strings.Contains(first, "output hit the 1024-token budget") {
+		t.Fatalf("first attempt error %q: want the budget named", first)
+	}
+	if !strings.Contains(out.Error, "context of 3072 tokens") || !strings.Contains(err.Error(), "model's context") {
+		t.Fatalf("degraded with %q / %v: want the model's context named", out.Error, err)
+	}
+}
+
+// TestPropsAbsent: a server without /props (OpenAI-like) leaves the budgets alone.
+func TestPropsAbsent(t *testing.T) {
+	trunc := loadTranscript(t, "truncated-length")
+	ls := newLlamaServer(t, func(n int, _ []map[string]any) transcript {
+		if n < 2 {
+			return trunc
+		}
+		return transcript{Status: 200, ResponseBody: chatBody(valid)}
+	})
+	a, _, _ := analyzer(localClient(t, ls.URL))
+	if out, err := a.Analyze(context.Background(), course, ex, ""); err != nil || out.Attempts != 3 {
+		t.Fatalf("Analyze = %d attempts, %v", out.Attempts, err)
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if fmt.Sprint(ls.budgets) != "[1024 2048 4096]" {
+		t.Fatalf("budgets %v", ls.budgets)
 	}
 }

@@ -62,9 +62,10 @@ type Config struct {
 // Client is an examina.Provider for an OpenAI-compatible API. It is safe for concurrent
 // use.
 type Client struct {
-	cfg  Config
-	url  string
-	http llmhttp.Client
+	cfg   Config
+	url   string
+	http  llmhttp.Client
+	props llmhttp.Once[Props]
 }
 
 // New returns a client for cfg. It fails with a KindInvalid error when BaseURL or Model
