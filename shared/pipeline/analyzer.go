@@ -287,8 +287,16 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 			return examina.Response{}, rec, err
 		}
 	}
+	// A probe that never reaches the provider hands the probe back, so the breaker
+	// does not wait on a call that was not made.
+	abandon := func() {
+		if probe {
+			a.Breaker.Record(req.Exercise.Position, context.Canceled, true)
+		}
+	}
 	if a.Gate != nil {
 		if err := a.Gate.Acquire(ctx, estimateTokens(req)); err != nil {
+			abandon()
 			return examina.Response{}, rec, err
 		}
 	}
@@ -297,6 +305,7 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 		if a.Gate != nil {
 			a.Gate.Release(examina.Response{}, err)
 		}
+		abandon()
 		return examina.Response{}, rec, err
 	}
 	cctx, cancel := a.callContext(ctx, clock)
