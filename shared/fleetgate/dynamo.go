@@ -38,7 +38,9 @@ func (d *DynamoTable) key(k string) map[string]types.AttributeValue {
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
 
 // Get reads the budget (strongly consistent).
 func (d *DynamoTable) Get(ctx context.Context, key string) (State, error) {
@@ -72,12 +74,12 @@ func (d *DynamoTable) update(ctx context.Context, key, update, cond string, name
 	return out.Attributes, true, nil
 }
 
-const holdFree = "(attribute_not_exists(hold) OR hold <= :now)"
+const holdFree = "(attribute_not_exists(paused_until) OR paused_until <= :now)"
 
 // FastBook implements Table.
 func (d *DynamoTable) FastBook(ctx context.Context, key string, op FastBook) (State, bool, error) {
 	update := "ADD rtat :r, ttat :t SET expires_at = :ttl"
-	cond := "attribute_exists(PK) AND rtat >= :rf AND ttat >= :tf AND clim = :clim AND " + holdFree
+	cond := "attribute_exists(PK) AND rtat >= :rf AND ttat >= :tf AND climit = :clim AND " + holdFree
 	values := map[string]types.AttributeValue{":r": n(op.Rtat), ":t": n(op.Ttat), ":ttl": n(op.ExpiresAt),
 		":rf": n(op.RFloor), ":tf": n(op.TFloor), ":clim": n(op.Clim), ":now": n(op.Now)}
 	var names map[string]string
@@ -105,17 +107,17 @@ func (d *DynamoTable) CASBook(ctx context.Context, key string, op CASBook) (Stat
 		if op.Lease != "" {
 			leases[op.Lease] = n(op.LeaseExp)
 		}
-		update = "SET rtat = :r, ttat = :t, expires_at = :ttl, clim = :clim, gen = :zero, streak = :zero, used = :zero, est = :zero, leases = :m"
+		update = "SET rtat = :r, ttat = :t, expires_at = :ttl, climit = :clim, cgen = :zero, streak = :zero, used_tokens = :zero, est_tokens = :zero, leases = :m"
 		cond = "attribute_not_exists(PK)"
 		values[":clim"], values[":zero"], values[":m"] = n(op.Clim), n(0), &types.AttributeValueMemberM{Value: leases}
 	} else {
 		update = "SET rtat = :r, ttat = :t, expires_at = :ttl"
-		cond = "rtat = :or AND ttat = :ot AND clim = :oc"
+		cond = "rtat = :or AND ttat = :ot AND climit = :oc"
 		values[":or"], values[":ot"], values[":oc"] = n(op.Old.Rtat), n(op.Old.Ttat), n(op.Old.Clim)
 		if op.Old.Hold == 0 {
-			cond += " AND attribute_not_exists(hold)"
+			cond += " AND attribute_not_exists(paused_until)"
 		} else {
-			cond += " AND hold = :oh"
+			cond += " AND paused_until = :oh"
 			values[":oh"] = n(op.Old.Hold)
 		}
 		if op.Lease != "" {
@@ -146,7 +148,7 @@ func (d *DynamoTable) CASBook(ctx context.Context, key string, op CASBook) (Stat
 
 // Settle implements Table.
 func (d *DynamoTable) Settle(ctx context.Context, key string, op Settle) (State, error) {
-	update := "ADD ttat :dt, streak :s, used :u, est :e"
+	update := "ADD ttat :dt, streak :s, used_tokens :u, est_tokens :e"
 	values := map[string]types.AttributeValue{":dt": n(op.TtatDelta), ":s": n(op.Streak), ":u": n(op.Used), ":e": n(op.Est)}
 	var names map[string]string
 	if op.Lease != "" {
@@ -166,12 +168,12 @@ func (d *DynamoTable) Settle(ctx context.Context, key string, op Settle) (State,
 // SetLimit implements Table.
 func (d *DynamoTable) SetLimit(ctx context.Context, key string, gen, old, to int64, bump bool) (bool, error) {
 	values := map[string]types.AttributeValue{":g": n(gen), ":to": n(to), ":zero": n(0)}
-	update, cond := "SET clim = :to, streak = :zero", "gen = :g"
+	update, cond := "SET climit = :to, streak = :zero", "cgen = :g"
 	if bump {
-		update += " ADD gen :one"
+		update += " ADD cgen :one"
 		values[":one"] = n(1)
 	} else {
-		cond += " AND clim = :old AND streak >= :old"
+		cond += " AND climit = :old AND streak >= :old"
 		values[":old"] = n(old)
 	}
 	_, ok, err := d.update(ctx, key, update, cond, nil, values, types.ReturnValueNone)
@@ -180,7 +182,7 @@ func (d *DynamoTable) SetLimit(ctx context.Context, key string, gen, old, to int
 
 // Hold implements Table.
 func (d *DynamoTable) Hold(ctx context.Context, key string, until int64) error {
-	_, _, err := d.update(ctx, key, "SET hold = :u", "attribute_exists(PK) AND (attribute_not_exists(hold) OR hold < :u)", nil,
+	_, _, err := d.update(ctx, key, "SET paused_until = :u", "attribute_exists(PK) AND (attribute_not_exists(paused_until) OR paused_until < :u)", nil,
 		map[string]types.AttributeValue{":u": n(until)}, types.ReturnValueNone)
 	return err
 }
@@ -208,8 +210,8 @@ func decode(item map[string]types.AttributeValue) (State, error) {
 		}
 		return x, nil
 	}
-	for name, dst := range map[string]*int64{"rtat": &st.Rtat, "ttat": &st.Ttat, "hold": &st.Hold, "clim": &st.Clim,
-		"gen": &st.Gen, "streak": &st.Streak, "used": &st.Used, "est": &st.Est} {
+	for name, dst := range map[string]*int64{"rtat": &st.Rtat, "ttat": &st.Ttat, "paused_until": &st.Hold, "climit": &st.Clim,
+		"cgen": &st.Gen, "streak": &st.Streak, "used_tokens": &st.Used, "est_tokens": &st.Est} {
 		v, err := num(name)
 		if err != nil {
 			return State{}, err

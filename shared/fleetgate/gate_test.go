@@ -184,7 +184,7 @@ func TestConcurrencyLimitDefers(t *testing.T) {
 // frozenClock never moves: every booking is made at the same instant.
 type frozenClock struct{}
 
-func (frozenClock) Now() time.Time                          { return t0 }
+func (frozenClock) Now() time.Time                             { return t0 }
 func (frozenClock) Sleep(context.Context, time.Duration) error { return nil }
 
 // TestConcurrentInvocationsNeverOverAdmit: 8 invocations booking at once through one
