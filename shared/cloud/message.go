@@ -25,6 +25,9 @@ type Task struct {
 	// Cached is the cached analysis found at fan-out (recorded with status cached,
 	// without a provider call).
 	Cached *examina.Analysis `json:"cached,omitempty"`
+	// Deferral is set on a message the analyze function re-sent to wait for its
+	// rate-limit slot: its attempt history and the booked slot.
+	Deferral *Deferral `json:"deferral,omitempty"`
 }
 
 // ParseTask decodes and checks a message body.
@@ -44,6 +47,8 @@ func ParseTask(body string) (Task, error) {
 		return Task{}, fmt.Errorf("task with a cached analysis but no cache decision")
 	case t.Cached != nil && t.Cached.Status == examina.StatusDegraded:
 		return Task{}, fmt.Errorf("task with a degraded cached analysis")
+	case t.Deferral != nil && (t.Deferral.Count < 1 || t.Deferral.Attempts < 0):
+		return Task{}, fmt.Errorf("task with a malformed deferral (count %d, attempts %d)", t.Deferral.Count, t.Deferral.Attempts)
 	}
 	return t, nil
 }
