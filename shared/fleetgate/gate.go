@@ -250,7 +250,7 @@ func (g *Gate) request(_ context.Context, f func() error) error {
 // never above the estimate), so a slot booked ahead does not hold budget a typical
 // call never uses; settling corrects it either way.
 func cost(estimate int, s State) int {
-	if s.Est < 20*int64(max(estimate, 1)) || s.Used <= 0 {
+	if s.Est < 5*int64(max(estimate, 1)) || s.Used <= 0 {
 		return estimate // too few settled calls to learn from
 	}
 	r := min(1.0, 1.15*float64(s.Used)/float64(s.Est))

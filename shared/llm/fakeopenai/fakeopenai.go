@@ -185,10 +185,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The resets are relative to when the answer leaves, as a real server's are.
+	h.mu.Lock()
+	reset := max(h.windowStart.Add(h.cfg.Window).Sub(h.cfg.Now()), 0)
+	h.mu.Unlock()
 	if h.cfg.Limit > 0 {
-		setLimitHeaders(w.Header(), h.cfg.Limit, remaining, wait)
+		setLimitHeaders(w.Header(), h.cfg.Limit, remaining, reset)
 	}
-	h.setTokenHeaders(w.Header(), wait)
+	h.setTokenHeaders(w.Header(), reset)
 	for k, vs := range a.Header {
 		for _, v := range vs {
 			w.Header().Add(k, v)
