@@ -45,9 +45,10 @@ type deferPlan struct {
 }
 
 // planDefer decides a deferral at now: re-send while the exercise has been deferred
-// for less than maxDefer. A booked slot's delay is rounded down, so the message
-// arrives a little before its slot and the gate sleeps the rest (at most its
-// MaxWait); a server's wait is rounded up.
+// for less than maxDefer. The delay is the wait rounded up to whole seconds (SQS's
+// unit): the message comes back at most a second after its slot, never before it, so
+// the function that receives it calls at once instead of sleeping (billed) for the
+// rest. A slot used late stays the fleet's: the next slots are booked after it.
 func planDefer(now time.Time, task Task, de *pipeline.DeferError, maxDefer time.Duration) deferPlan {
 	d := Deferral{Since: now}
 	if task.Deferral != nil {
@@ -59,12 +60,7 @@ func planDefer(now time.Time, task Task, de *pipeline.DeferError, maxDefer time.
 	d.Count++
 	d.Attempts += de.Attempts
 	d.Slot = de.Slot
-	var delay time.Duration
-	if de.Slot != "" {
-		delay = de.Wait.Truncate(time.Second)
-	} else {
-		delay = time.Duration(math.Ceil(de.Wait.Seconds())) * time.Second
-	}
+	delay := time.Duration(math.Ceil(de.Wait.Seconds())) * time.Second
 	task.Deferral = &d
 	return deferPlan{Resend: true, Delay: min(max(delay, 0), maxDelay), Task: task}
 }

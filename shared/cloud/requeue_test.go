@@ -32,7 +32,7 @@ func TestPlanDefer(t *testing.T) {
 		delay  time.Duration
 		want   Deferral
 	}{
-		{"a booked slot arrives a little early", nil, booked, time.Hour, true, 12 * time.Second, Deferral{Count: 1, Since: now0, Slot: booked.Slot}},
+		{"a booked slot comes back just after it", nil, booked, time.Hour, true, 13 * time.Second, Deferral{Count: 1, Since: now0, Slot: booked.Slot}},
 		{"a server's wait is rounded up", nil, server, time.Hour, true, 31 * time.Second, Deferral{Count: 1, Since: now0, Attempts: 2}},
 		{"history accumulates, the slot is the new one", earlier, server, time.Hour, true, 31 * time.Second, Deferral{Count: 3, Since: earlier.Since, Attempts: 3}},
 		{"no longer than SQS allows", nil, &pipeline.DeferError{Wait: time.Hour, Slot: "s"}, 2 * time.Hour, true, 15 * time.Minute, Deferral{Count: 1, Since: now0, Slot: "s"}},

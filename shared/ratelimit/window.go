@@ -92,4 +92,3 @@ func (w *window) settle(id uint64, n int) {
 		return
 	}
 }
-
