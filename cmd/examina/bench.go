@@ -12,7 +12,7 @@ import (
 
 // benchScenarios returns the scenarios of `examina bench`, in the order "all" runs them.
 func benchScenarios() []string {
-	return []string{"seed", "heavy-tail", "rate-limited", "overhead", "cloud"}
+	return []string{"seed", "heavy-tail", "rate-limited", "tpm-bound", "overhead", "cloud", "cloud-rate-limited"}
 }
 
 // benchConfig is what `examina bench` is told.
@@ -111,6 +111,8 @@ func (m *Main) runScenario(ctx context.Context, name string, c benchConfig) (*be
 		return bench.RateLimited(ctx, bench.RateLimitedConfig{})
 	case "cloud":
 		return bench.Cloud(ctx, bench.CloudConfig{})
+	case "tpm-bound":
+		return bench.TPMBound(ctx, bench.TPMBoundConfig{})
 	case "overhead":
 		return bench.Overhead(ctx, bench.OverheadConfig{Dir: c.dir})
 	}

@@ -15,11 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/cost"
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
+	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/fleetgate"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/providers"
 	"github.com/examina-dev/examina-serverless/shared/retry"
@@ -64,13 +67,18 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 	if err != nil {
 		return nil, err
 	}
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName)
+	db := dynamodb.NewFromConfig(awsCfg)
+	store := dynamo.New(db, env.TableName)
 	h := &cloud.Analyze{
 		Store:       store,
 		Spend:       store,
 		Pricing:     cloud.Pricing{Table: prices, BaseURL: pcfg.BaseURL},
 		Signaler:    sfn.NewFromConfig(awsCfg),
 		MaxReceives: env.MaxReceives,
+		Requeue:     sqs.NewFromConfig(awsCfg),
+		QueueURL:    env.QueueURL,
+		MaxWait:     env.MaxWait,
+		MaxDefer:    env.MaxDefer,
 		Logger:      log,
 		Analyzer: func(ctx context.Context) (*pipeline.Analyzer, error) {
 			cfg := pcfg
@@ -85,8 +93,24 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 			if err != nil {
 				return nil, err
 			}
-			return &pipeline.Analyzer{Provider: p, Policy: retry.DefaultPolicy(), CallTimeout: cfg.Timeout, Logger: log}, nil
+			a := &pipeline.Analyzer{Provider: p, Policy: retry.DefaultPolicy(), CallTimeout: cfg.Timeout, Logger: log}
+			if g := fleetGate(db, env, cfg, p, k); g != nil {
+				a.Gate = g
+			}
+			return a, nil
 		},
 	}
 	return h.Handle, nil
+}
+
+// fleetGate is the deployment's fleet-wide budget for provider p and its key, from
+// the provider's limits (EXAMINA_RPM / EXAMINA_TPM, the template's Rpm and Tpm; empty:
+// the provider's defaults, -1: off) with at most BatchSize calls in flight; nil when
+// both limits are off.
+func fleetGate(db fleetgate.DynamoAPI, env cloud.Env, cfg providers.Config, p examina.Provider, apiKey string) *fleetgate.Gate {
+	if cfg.RPM <= 0 && cfg.TPM <= 0 {
+		return nil
+	}
+	return fleetgate.New(fleetgate.NewDynamoTable(db, env.TableName), fleetgate.Key(p.Name(), p.Model(), apiKey),
+		fleetgate.Config{RPM: cfg.RPM, TPM: cfg.TPM, MaxConcurrency: env.BatchSize, MaxWait: env.MaxWait})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/fleetgate"
 	"github.com/examina-dev/examina-serverless/shared/mototest"
 )
 
@@ -31,7 +32,7 @@ func TestMainWiring(t *testing.T) {
 		Value: aws.String("sk-test"), Type: ssmtypes.ParameterTypeSecureString}); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range append(append(srv.Env(), st.LambdaEnv()...), "EXAMINA_PROVIDER=simulated", "EXAMINA_API_KEY_PARAMETER=/examina/key", "LOG_LEVEL=ERROR") {
+	for _, kv := range append(append(srv.Env(), st.LambdaEnv()...), "EXAMINA_PROVIDER=simulated", "EXAMINA_API_KEY_PARAMETER=/examina/key", "LOG_LEVEL=ERROR", "EXAMINA_RPM=600", "EXAMINA_TPM=") {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
@@ -67,6 +68,11 @@ func TestMainWiring(t *testing.T) {
 	rs, _ := store.Results(ctx, id)
 	if len(rs) != 1 || rs[0].Analysis.Provider != "simulated" {
 		t.Fatalf("results = %+v", rs)
+	}
+	// The call went through the fleet budget (EXAMINA_RPM), kept under the key's hash.
+	budget, err := fleetgate.NewDynamoTable(dynamodb.NewFromConfig(cfg), st.TableName).Get(ctx, fleetgate.Key("simulated", rs[0].Analysis.Model, "sk-test"))
+	if err != nil || !budget.Exists || budget.Rtat == 0 || budget.Clim != 10 || len(budget.Leases) != 0 {
+		t.Fatalf("fleet budget = %+v, %v; want an item with the call booked and settled", budget, err)
 	}
 }
 

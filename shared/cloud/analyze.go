@@ -69,8 +69,22 @@ type Analyze struct {
 	// reached") so the job still completes.
 	Spend   SpendStore
 	Pricing Pricing
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Requeue and QueueURL put messages back on the analyze queue: a deferred
+	// exercise (a rate-limit slot or a server's wait beyond MaxWait) is re-sent with a
+	// delay, a transiently failed one comes back after a short jittered backoff. Nil:
+	// deferrals fail the message and failures wait out the visibility timeout.
+	Requeue  Requeuer
+	QueueURL string
+	// MaxWait is the longest the analyzer sleeps for a retry (pipeline.Analyzer.MaxWait;
+	// 0: the analyzer's own setting).
+	MaxWait time.Duration
+	// MaxDefer is how long an exercise may keep being deferred, measured from its
+	// first deferral, before a deferral counts as a failed receive (default 1h).
+	MaxDefer time.Duration
+	// Jitter returns a number in [0, 1) for backoffs (nil: math/rand).
+	Jitter func() float64
+	Now    func() time.Time
+	Logger *slog.Logger
 
 	mu       sync.Mutex
 	analyzer *pipeline.Analyzer
@@ -155,14 +169,24 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 	)
 	if h.timeLeft(ctx) {
 		a, cacheKey, err = h.analyze(ctx, log, task, last)
+		if de := (*pipeline.DeferError)(nil); errors.As(err, &de) {
+			if h.deferTask(ctx, log, task, de) {
+				return true // the re-sent copy carries on; this one is deleted
+			}
+			if last {
+				a, err = examina.DefaultAnalysis("deferred past the job's time: "+de.Reason), nil
+			}
+		}
 		if err != nil {
 			log.LogAttrs(ctx, slog.LevelWarn, "analysis failed: message will be redelivered",
 				slog.Int("receive", receives), slog.String("error", err.Error()))
+			h.backoff(ctx, log, rec, receives)
 			return false
 		}
 	} else {
 		if !last {
 			log.LogAttrs(ctx, slog.LevelWarn, "not enough time left: message returned to the queue")
+			h.backoff(ctx, log, rec, receives)
 			return false
 		}
 		// No redelivery follows the last receive: count the degraded default now rather
@@ -178,6 +202,7 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 	counted, done, total, err := h.record(ctx, log, task, res, cacheKey, cache, last)
 	if err != nil {
 		log.LogAttrs(ctx, slog.LevelError, "recording result failed", slog.String("error", err.Error()), slog.Bool("last_receive", last))
+		h.backoff(ctx, log, rec, receives)
 		return false
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "result recorded", slog.Bool("counted", counted), slog.String("status", string(a.Status)),
@@ -254,6 +279,12 @@ func (h *Analyze) analyze(ctx context.Context, log *slog.Logger, task Task, last
 	if h.Spend != nil {
 		an.Meter = newJobMeter(h.Spend, task.JobID, h.Pricing.Quote(an.Provider.Name(), an.Provider.Model()), task.MaxCostUSD, log)
 	}
+	if h.MaxWait > 0 {
+		an.MaxWait = h.MaxWait
+	}
+	if d := task.Deferral; d != nil {
+		ctx = pipeline.WithSlot(ctx, d.Slot)
+	}
 	key := CacheKey(an.Provider.Name(), an.Provider.Model(), task)
 	if !h.NoCache && !task.CacheChecked {
 		// A message without a cache decision (from an older dispatcher).
@@ -265,6 +296,9 @@ func (h *Analyze) analyze(ctx context.Context, log *slog.Logger, task Task, last
 		}
 	}
 	a, err = an.Analyze(ctx, task.Course, task.Exercise, task.Previous)
+	if d := task.Deferral; d != nil && err == nil {
+		a.Meta.Attempts += d.Attempts // the calls of earlier deliveries
+	}
 	var exhausted *pipeline.ExhaustedError
 	switch {
 	case err == nil:

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Env is the Lambdas' configuration, read from their environment variables (the
@@ -26,7 +27,13 @@ type Env struct {
 	APIKeySecret    string  // EXAMINA_API_KEY_SECRET: a Secrets Manager id
 	MaxReceives     int     // EXAMINA_MAX_RECEIVES, default 3
 	MaxCostUSD      float64 // EXAMINA_MAX_COST_USD: every new job's cost cap, 0 (default): none
-	LogLevel        slog.Level
+	// MaxWait is the longest the analyze function sleeps for a rate-limit slot or a
+	// retry (EXAMINA_MAX_WAIT_MS, default 3000); a longer wait defers the exercise.
+	MaxWait time.Duration
+	// MaxDefer is how long an exercise may keep being deferred (EXAMINA_MAX_DEFER_SECONDS,
+	// default 3600: the fan-out's timeout).
+	MaxDefer time.Duration
+	LogLevel slog.Level
 }
 
 // LoadEnv reads the configuration through getenv (os.Getenv in the mains). It fails
@@ -50,6 +57,15 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	if e.MaxReceives, err = intVar(getenv, "EXAMINA_MAX_RECEIVES", 3); err != nil {
 		return Env{}, err
 	}
+	waitMS, err := intVar(getenv, "EXAMINA_MAX_WAIT_MS", 3000)
+	if err != nil {
+		return Env{}, err
+	}
+	deferS, err := intVar(getenv, "EXAMINA_MAX_DEFER_SECONDS", 3600)
+	if err != nil {
+		return Env{}, err
+	}
+	e.MaxWait, e.MaxDefer = time.Duration(waitMS)*time.Millisecond, time.Duration(deferS)*time.Second
 	if v := getenv("EXAMINA_MIN_CONFIDENCE"); v != "" {
 		f, perr := strconv.ParseFloat(v, 64)
 		if perr != nil || f < 0 || f > 1 {

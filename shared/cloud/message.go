@@ -28,6 +28,9 @@ type Task struct {
 	Cached *examina.Analysis `json:"cached,omitempty"`
 	// MaxCostUSD is the job's cost cap (0: none), copied from the job at fan-out.
 	MaxCostUSD float64 `json:"max_cost_usd,omitempty"`
+	// Deferral is set on a message the analyze function re-sent to wait for its
+	// rate-limit slot: its attempt history and the booked slot.
+	Deferral *Deferral `json:"deferral,omitempty"`
 }
 
 // ParseTask decodes and checks a message body.
@@ -49,6 +52,8 @@ func ParseTask(body string) (Task, error) {
 		return Task{}, fmt.Errorf("task with a degraded cached analysis")
 	case t.MaxCostUSD < 0 || math.IsNaN(t.MaxCostUSD) || math.IsInf(t.MaxCostUSD, 0):
 		return Task{}, fmt.Errorf("task with a cost cap of %g", t.MaxCostUSD)
+	case t.Deferral != nil && (t.Deferral.Count < 1 || t.Deferral.Attempts < 0):
+		return Task{}, fmt.Errorf("task with a malformed deferral (count %d, attempts %d)", t.Deferral.Count, t.Deferral.Attempts)
 	}
 	return t, nil
 }

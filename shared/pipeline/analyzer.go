@@ -34,6 +34,49 @@ type Meter interface {
 	Reserve(ctx context.Context, req examina.Request) (settle func(examina.Response, error), err error)
 }
 
+// Reserver is a Gate whose calls are settled one by one: Reserve is Acquire, and the
+// function it returns ends the call in place of Release, with the response's actual
+// usage, so tokens reserved by estimate and not used are given back. The Analyzer uses
+// Reserve when its Gate implements it.
+type Reserver interface {
+	Reserve(ctx context.Context, tokens int) (settle func(examina.Response, error), err error)
+}
+
+// DeferError says the exercise's next attempt cannot start for Wait, longer than the
+// caller may sleep: a rate-limit budget slot booked Wait ahead, or a server's
+// Retry-After beyond Analyzer.MaxWait. The exercise is neither analysed nor degraded;
+// the caller hands it back to be tried again when its slot comes (the cloud path
+// re-sends the message with a delay). Slot, when set, is the booked slot, opaque, to
+// pass back with WithSlot on the next try so it is not booked twice.
+type DeferError struct {
+	Wait   time.Duration
+	Reason string
+	Slot   string
+	// Attempts is the number of provider calls made before deferring.
+	Attempts int
+}
+
+func (e *DeferError) Error() string {
+	return fmt.Sprintf("deferred for %s: %s", e.Wait.Round(time.Millisecond), e.Reason)
+}
+
+type slotKey struct{}
+
+// WithSlot returns ctx carrying a slot booked by an earlier try (DeferError.Slot), for
+// the gate to use instead of booking a new one.
+func WithSlot(ctx context.Context, slot string) context.Context {
+	if slot == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, slotKey{}, slot)
+}
+
+// SlotFrom returns the slot WithSlot put in ctx, or "".
+func SlotFrom(ctx context.Context) string {
+	s, _ := ctx.Value(slotKey{}).(string)
+	return s
+}
+
 // DefaultMaxTokens is the output budget of the first attempt; a truncated answer is
 // retried with twice the budget, up to MaxMaxTokens.
 const (
@@ -57,7 +100,11 @@ type Analyzer struct {
 	// DeadlineMargin is kept free before the context deadline (default 2s when a
 	// deadline exists): no call or wait starts that would end after it.
 	DeadlineMargin time.Duration
-	Logger         *slog.Logger
+	// MaxWait, when set, bounds a retry's sleep: a longer wait (a server's
+	// Retry-After) ends Analyze with a *DeferError instead (0: sleep any wait the
+	// policy allows).
+	MaxWait time.Duration
+	Logger  *slog.Logger
 	// Meter, when set, meters every call and may refuse one (a cost cap).
 	Meter Meter
 	// Breaker, when set, is the run's circuit breaker shared by every worker: calls
@@ -128,6 +175,10 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 			// Not an attempt: the call was not made. The exercise stays unanalysed.
 			return examina.Analysis{}, err
 		}
+		if de := (*DeferError)(nil); errors.As(err, &de) {
+			de.Attempts = attempt - 1
+			return examina.Analysis{}, de
+		}
 		meta.Attempts = attempt
 		meta.InputTokens += resp.InputTokens
 		meta.OutputTokens += resp.OutputTokens
@@ -197,6 +248,8 @@ func (a *Analyzer) Analyze(ctx context.Context, course examina.Course, ex examin
 			wait, ok = a.Policy.Backoff(budget.Total(), err)
 			if !ok {
 				decision = retry.Decision{Action: retry.Stop, Reason: fmt.Sprintf("server asked to wait %s, longer than allowed", wait)}
+			} else if a.MaxWait > 0 && wait > a.MaxWait {
+				return examina.Analysis{}, &DeferError{Wait: wait, Reason: "retry wait: " + decision.Reason, Attempts: attempt}
 			} else if !a.fits(ctx, clock, wait) {
 				decision = retry.Decision{Action: retry.Stop, Reason: "no time left before the deadline"}
 			}
@@ -294,17 +347,24 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 			a.Breaker.Record(req.Exercise.Position, context.Canceled, true)
 		}
 	}
-	if a.Gate != nil {
+	release := func(examina.Response, error) {}
+	if r, ok := a.Gate.(Reserver); ok {
+		settle, err := r.Reserve(ctx, estimateTokens(req))
+		if err != nil {
+			abandon()
+			return examina.Response{}, rec, err
+		}
+		release = settle
+	} else if a.Gate != nil {
 		if err := a.Gate.Acquire(ctx, estimateTokens(req)); err != nil {
 			abandon()
 			return examina.Response{}, rec, err
 		}
+		release = a.Gate.Release
 	}
 	settle, err := a.reserve(ctx, req)
 	if err != nil {
-		if a.Gate != nil {
-			a.Gate.Release(examina.Response{}, err)
-		}
+		release(examina.Response{}, err)
 		abandon()
 		return examina.Response{}, rec, err
 	}
@@ -319,9 +379,7 @@ func (a *Analyzer) call(ctx context.Context, clock retry.Clock, attempt int, req
 		// "timeout") is kept as it is, so the message says "timeout" once.
 		err = &examina.ProviderError{Provider: a.Provider.Name(), Kind: examina.KindTransient, Reason: "timeout", Err: err}
 	}
-	if a.Gate != nil {
-		a.Gate.Release(resp, err)
-	}
+	release(resp, err)
 	if a.Breaker != nil && ctx.Err() == nil {
 		a.Breaker.Record(req.Exercise.Position, err, probe)
 	} else if a.Breaker != nil && probe {

@@ -274,8 +274,12 @@ func groqStrict(model string) bool {
 	return strings.HasPrefix(model, "openai/gpt-oss")
 }
 
+// GateIntervals is the number of intervals a minute's request limit is spread over
+// (ten seconds each): providers quantise per-minute limits over shorter intervals.
+const GateIntervals = 6
+
 // GateConfig is the ratelimit configuration for cfg (after WithDefaults) with at most
 // batch calls in flight.
 func GateConfig(cfg Config, batch int) ratelimit.Config {
-	return ratelimit.Config{RPM: max(cfg.RPM, 0), TPM: max(cfg.TPM, 0), MaxConcurrency: batch}
+	return ratelimit.Config{RPM: max(cfg.RPM, 0), TPM: max(cfg.TPM, 0), MaxConcurrency: batch, Intervals: GateIntervals}
 }

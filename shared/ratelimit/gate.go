@@ -78,6 +78,8 @@ type Gate struct {
 	last       time.Time // latest reservation: reservations are FIFO
 	hold       time.Time // no call starts before this
 	lastTokens int       // estimate of the latest Acquire
+	used, est  int       // actual and estimated tokens of settled calls
+	settled    int
 	stats      Stats
 }
 
@@ -125,7 +127,7 @@ func NewGate(cfg Config) *Gate {
 // ordered by the server. It returns ctx's error if ctx ends first (and then needs no
 // Release).
 func (g *Gate) Acquire(ctx context.Context, tokens int) error {
-	_, err := g.acquire(ctx, tokens)
+	_, err := g.acquire(ctx, tokens, false)
 	return err
 }
 
@@ -134,22 +136,41 @@ func (g *Gate) Acquire(ctx context.Context, tokens int) error {
 // use (the estimate's unused output budget), so they are not withheld from later calls
 // for a whole window.
 func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, error), error) {
-	s, err := g.acquire(ctx, tokens)
+	s, err := g.acquire(ctx, tokens, true)
 	if err != nil {
 		return nil, err
 	}
 	return func(resp examina.Response, err error) {
 		g.mu.Lock()
-		if used := resp.InputTokens + resp.OutputTokens; used > 0 && used < s.tokens {
+		if used := resp.InputTokens + resp.OutputTokens; used > 0 {
 			g.tokens.settle(s.toks, used)
-			g.stats.Credited += s.tokens - used
+			if used < s.tokens {
+				g.stats.Credited += s.tokens - used
+			}
+			g.used, g.est, g.settled = g.used+used, g.est+tokens, g.settled+1
 		}
 		g.mu.Unlock()
 		g.Release(resp, err)
 	}, nil
 }
 
-func (g *Gate) acquire(ctx context.Context, tokens int) (slot, error) {
+// cost is the tokens Reserve books for a call estimated at estimate: the estimate
+// until five calls are settled, then the estimate scaled by the observed ratio of
+// actual to estimated usage with a 15% margin (never above the estimate, never below
+// a fifth of it), so a call's unused output budget is not withheld from the calls
+// waiting beside it; settling books the actual usage either way. Called with g.mu
+// held.
+func (g *Gate) cost(estimate int) int {
+	if g.settled < 5 || g.est <= 0 {
+		return estimate
+	}
+	r := min(1.0, 1.15*float64(g.used)/float64(g.est))
+	return max(1, int(float64(estimate)*max(r, 0.2)+0.5))
+}
+
+// acquire waits for a slot and books it; a settled call books cost(estimate), its
+// expected usage, recomputed at every check.
+func (g *Gate) acquire(ctx context.Context, estimate int, settled bool) (slot, error) {
 	g.mu.Lock()
 	for g.inflight >= g.conc.limit {
 		ch := g.changed
@@ -162,42 +183,58 @@ func (g *Gate) acquire(ctx context.Context, tokens int) (slot, error) {
 		g.mu.Lock()
 	}
 	g.inflight++
-	now := g.clock.Now()
-	s := g.reserve(now, tokens)
-	g.mu.Unlock()
+	// Budget is booked only at the instant it is used, never ahead: a caller waits
+	// for the earliest instant its call fits, woken early whenever a call ends (it may
+	// have given tokens back, or the server may have ordered a pause), and checks
+	// again. So tokens given back serve the callers already waiting, and a pause
+	// ordered while they sleep holds them too.
 	for {
-		d := s.at.Sub(now)
-		if d <= 0 {
-			break
+		now := g.clock.Now()
+		tokens := estimate
+		if settled {
+			tokens = g.cost(estimate)
 		}
-		if err := g.clock.Sleep(ctx, d); err != nil {
-			g.mu.Lock()
+		t := g.earliest(now, tokens)
+		if !t.After(now) {
+			s := g.reserve(now, tokens)
+			g.stats.Acquired++
+			g.mu.Unlock()
+			return s, nil
+		}
+		ch := g.changed
+		g.mu.Unlock()
+		err := g.sleep(ctx, t.Sub(now), ch)
+		g.mu.Lock()
+		g.stats.Waited += g.clock.Now().Sub(now)
+		if err != nil {
 			g.inflight--
-			g.unreserve(s)
 			g.signal()
 			g.mu.Unlock()
 			return slot{}, err
 		}
-		g.mu.Lock()
-		g.stats.Waited += d
-		now = g.clock.Now()
-		// A pause ordered by the server while this call slept towards an earlier slot
-		// holds it back too: the slot is given up and booked again after the pause.
-		if g.hold.After(now) && g.hold.After(s.at) {
-			g.unreserve(s)
-			s = g.reserve(now, tokens)
-		}
-		g.mu.Unlock()
 	}
-	g.mu.Lock()
-	g.stats.Acquired++
-	g.mu.Unlock()
-	return s, nil
 }
 
-// reserve books the earliest start at or after now for one request of n tokens.
-// Called with g.mu held.
-func (g *Gate) reserve(now time.Time, n int) slot {
+// sleep waits d, or until changed is closed; it fails only when ctx ends.
+func (g *Gate) sleep(ctx context.Context, d time.Duration, changed <-chan struct{}) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-changed:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	if err := g.clock.Sleep(sctx, d); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// earliest is the first instant at or after now when a call of n tokens fits every
+// window and no pause holds it. Called with g.mu held.
+func (g *Gate) earliest(now time.Time, n int) time.Time {
 	g.requests.prune(now)
 	g.spread.prune(now)
 	g.tokens.prune(now)
@@ -225,27 +262,15 @@ func (g *Gate) reserve(now time.Time, n int) slot {
 		}
 		t = next
 	}
+	return t
+}
+
+// reserve books a call of n tokens at t (earliest(t, n) == t). Called with g.mu held.
+func (g *Gate) reserve(t time.Time, n int) slot {
 	s := slot{at: t, tokens: n, req: g.requests.add(t, 1), spread: g.spread.add(t, 1), toks: g.tokens.add(t, n)}
 	g.last = t
 	g.lastTokens = n
 	return s
-}
-
-// unreserve takes back a reservation made by reserve for a call that never started
-// (its wait was cancelled), so later callers do not wait for budget nobody used.
-// Called with g.mu held.
-func (g *Gate) unreserve(s slot) {
-	g.requests.remove(s.req)
-	g.spread.remove(s.spread)
-	g.tokens.remove(s.toks)
-	if g.last.Equal(s.at) {
-		g.last = g.requests.latest()
-		for _, l := range []time.Time{g.spread.latest(), g.tokens.latest()} {
-			if l.After(g.last) {
-				g.last = l
-			}
-		}
-	}
 }
 
 // Release records the outcome of a call started by Acquire: a rate-limited error

@@ -424,7 +424,7 @@ func TestGateSettleCreditsUnusedTokens(t *testing.T) {
 	}{
 		{"usage below the estimate", examina.Response{InputTokens: 200, OutputTokens: 100}, 0},
 		{"no usage reported keeps the estimate", examina.Response{}, time.Minute},
-		{"usage above the estimate keeps the estimate", examina.Response{InputTokens: 700, OutputTokens: 300}, time.Minute},
+		{"usage above the estimate is booked", examina.Response{InputTokens: 700, OutputTokens: 300}, time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,12 +72,8 @@ func (w *window) add(t time.Time, n int) uint64 {
 	return w.seq
 }
 
-// remove takes back the entry id recorded by add (a reservation that was not used);
-// it is a no-op if the entry already expired.
-func (w *window) remove(id uint64) { w.settle(id, 0) }
-
-// settle lowers the entry id to n units (the call used fewer than reserved); it never
-// raises an entry, and is a no-op if the entry already expired.
+// settle sets the entry id to n units, what the call used (at most the limit); it is
+// a no-op if the entry already expired.
 func (w *window) settle(id uint64, n int) {
 	if id == 0 {
 		return
@@ -86,11 +82,8 @@ func (w *window) settle(id uint64, n int) {
 		if w.log[i].id != id {
 			continue
 		}
-		n = max(n, 0)
-		if n >= w.log[i].n {
-			return
-		}
-		w.sum -= w.log[i].n - n
+		n = min(max(n, 0), w.limit)
+		w.sum += n - w.log[i].n
 		if n == 0 {
 			w.log = append(w.log[:i], w.log[i+1:]...)
 		} else {
@@ -98,12 +91,4 @@ func (w *window) settle(id uint64, n int) {
 		}
 		return
 	}
-}
-
-// latest is the instant of the newest entry, or the zero time.
-func (w *window) latest() time.Time {
-	if len(w.log) == 0 {
-		return time.Time{}
-	}
-	return w.log[len(w.log)-1].at
 }

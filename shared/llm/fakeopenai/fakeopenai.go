@@ -41,7 +41,9 @@ type Config struct {
 	// they run out the last one repeats. Empty: always a valid analysis.
 	Answers []Answer
 	// Respond, when set, chooses the answer for the n-th (0-based) admitted request
-	// instead of Answers.
+	// instead of Answers. It is called with the server's lock held, before the rate
+	// limits are checked (the answer's usage counts against TokenLimit), so also for
+	// requests then refused with 429; it must not call the server.
 	Respond func(n int, r Request) Answer
 	// Latency delays every admitted answer.
 	Latency time.Duration
@@ -49,6 +51,10 @@ type Config struct {
 	// beyond it get 429 with retry-after (whole seconds, rounded up), retry-after-ms,
 	// x-ratelimit-remaining-requests 0 and x-ratelimit-reset-requests.
 	Limit int
+	// TokenLimit is the number of tokens admitted per Window (0: unlimited), counted
+	// by the answers' usage (input plus output): a request whose answer would exceed
+	// it gets 429 with x-ratelimit-remaining-tokens and x-ratelimit-reset-tokens.
+	TokenLimit int
 	// Window is the rate-limit window (default one minute). A window starts with the
 	// first request after the previous one ended.
 	Window time.Duration
@@ -101,6 +107,7 @@ type Handler struct {
 	limited     int
 	windowStart time.Time
 	inWindow    int
+	tokensIn    int // tokens of the current window
 }
 
 // NewHandler returns the fake API as a handler.
@@ -175,7 +182,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(body, &rec.Payload); err == nil {
 		rec.Model, _ = rec.Payload["model"].(string)
 	}
-	status, n, wait, remaining := h.admit(r, rec.At)
+	status, _, wait, remaining, a := h.admit(r, rec)
 	h.mu.Lock()
 	rec.Status = status
 	idx := len(h.reqs)
@@ -189,14 +196,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, "invalid_request_error", "invalid_api_key", "Invalid API Key")
 		return
 	case http.StatusTooManyRequests:
-		setLimitHeaders(w.Header(), h.cfg.Limit, 0, wait)
+		if h.cfg.Limit > 0 {
+			setLimitHeaders(w.Header(), h.cfg.Limit, remaining, wait)
+		}
+		h.setTokenHeaders(w.Header(), wait)
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		w.Header().Set("Retry-After-Ms", strconv.FormatInt(max(wait.Milliseconds(), 1), 10))
 		writeError(w, status, "requests", "rate_limit_exceeded",
 			fmt.Sprintf("Rate limit reached for model `%s`: Limit %d, Used %d, Requested 1. Please try again in %s.", rec.Model, h.cfg.Limit, h.cfg.Limit, wait))
 		return
 	}
-	a := h.answer(n, rec)
 	h.mu.Lock()
 	h.reqs[idx].Status = max(a.Status, 200)
 	h.mu.Unlock()
@@ -209,9 +218,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The resets are relative to when the answer leaves, as a real server's are.
+	h.mu.Lock()
+	reset := max(h.windowStart.Add(h.cfg.Window).Sub(h.cfg.Now()), 0)
+	h.mu.Unlock()
 	if h.cfg.Limit > 0 {
-		setLimitHeaders(w.Header(), h.cfg.Limit, remaining, wait)
+		setLimitHeaders(w.Header(), h.cfg.Limit, remaining, reset)
 	}
+	h.setTokenHeaders(w.Header(), reset)
 	for k, vs := range a.Header {
 		for _, v := range vs {
 			w.Header().Add(k, v)
@@ -233,35 +247,58 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(completion(model, a))
 }
 
-// admit applies the route, key and rate-limit checks. n is the admitted request's index;
-// wait is how long until the current window ends; remaining is what is left in it.
-func (h *Handler) admit(r *http.Request, now time.Time) (status, n int, wait time.Duration, remaining int) {
+// admit applies the route, key and rate-limit checks, and chooses the answer of an
+// admitted request (its usage counts against TokenLimit). n is the admitted request's
+// index; wait is how long until the current window ends; remaining is what is left of
+// the request limit in it.
+func (h *Handler) admit(r *http.Request, rec Request) (status, n int, wait time.Duration, remaining int, a Answer) {
+	now := rec.At
 	if r.URL.Path != "/v1/chat/completions" && r.URL.Path != "/chat/completions" {
-		return http.StatusNotFound, 0, 0, 0
+		return http.StatusNotFound, 0, 0, 0, a
 	}
 	if r.Method != http.MethodPost {
-		return http.StatusMethodNotAllowed, 0, 0, 0
+		return http.StatusMethodNotAllowed, 0, 0, 0, a
 	}
 	if h.cfg.APIKey != "" && r.Header.Get("Authorization") != "Bearer "+h.cfg.APIKey {
-		return http.StatusUnauthorized, 0, 0, 0
+		return http.StatusUnauthorized, 0, 0, 0, a
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.cfg.Limit > 0 {
+	a = h.answer(h.admitted, rec)
+	if h.cfg.Limit > 0 || h.cfg.TokenLimit > 0 {
 		if h.windowStart.IsZero() || !now.Before(h.windowStart.Add(h.cfg.Window)) {
-			h.windowStart, h.inWindow = now, 0
+			h.windowStart, h.inWindow, h.tokensIn = now, 0, 0
 		}
 		wait = h.windowStart.Add(h.cfg.Window).Sub(now)
-		if h.inWindow >= h.cfg.Limit {
+		remaining = max(h.cfg.Limit-h.inWindow, 0)
+		if h.cfg.Limit > 0 && h.inWindow >= h.cfg.Limit {
 			h.limited++
-			return http.StatusTooManyRequests, 0, wait, 0
+			return http.StatusTooManyRequests, 0, wait, 0, a
+		}
+		if h.cfg.TokenLimit > 0 && h.tokensIn+a.InputTokens+a.OutputTokens > h.cfg.TokenLimit {
+			h.limited++
+			return http.StatusTooManyRequests, 0, wait, remaining, a
 		}
 		h.inWindow++
-		remaining = h.cfg.Limit - h.inWindow
+		h.tokensIn += a.InputTokens + a.OutputTokens
+		remaining = max(h.cfg.Limit-h.inWindow, 0)
 	}
 	n = h.admitted
 	h.admitted++
-	return http.StatusOK, n, wait, remaining
+	return http.StatusOK, n, wait, remaining, a
+}
+
+// setTokenHeaders sets the token budget's headers when TokenLimit is set.
+func (h *Handler) setTokenHeaders(hd http.Header, reset time.Duration) {
+	if h.cfg.TokenLimit <= 0 {
+		return
+	}
+	h.mu.Lock()
+	left := max(h.cfg.TokenLimit-h.tokensIn, 0)
+	h.mu.Unlock()
+	hd.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(h.cfg.TokenLimit))
+	hd.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(left))
+	hd.Set("X-Ratelimit-Reset-Tokens", reset.String())
 }
 
 func (h *Handler) answer(n int, r Request) Answer {

@@ -1,0 +1,484 @@
+// Package fleetgate is the fleet-wide rate-limit budget of the cloud path: one item
+// in DynamoDB per provider, model and API key, shared by every analyze invocation of
+// a deployment, so BatchSize concurrent functions behave as one client of the
+// provider. It implements pipeline.Gate and pipeline.Reserver.
+//
+// The budget is two GCRA timelines (requests and tokens: the instant the budget is
+// booked up to, in Unix milliseconds), a fleet-wide pause ordered by the provider,
+// and an adaptive limit of calls in flight (leases with an expiry, halved on
+// 429/529/503, raised by one after a streak of successes, never above
+// MaxConcurrency). A call books its slot by advancing both timelines with one
+// conditional UpdateItem (ADD, so concurrent bookings never conflict while the budget
+// is busy), and is settled with one more (its lease removed, the tokens it did not
+// use credited back to the token timeline). Requests are spread evenly: one every
+// Per/RPM, never a minute's budget at once. A slot further away than MaxWait is
+// booked and returned as a *pipeline.DeferError carrying it, for the caller to come
+// back when it is due (pipeline.WithSlot); nothing sleeps longer than MaxWait.
+package fleetgate
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/pipeline"
+	"github.com/examina-dev/examina-serverless/shared/retry"
+)
+
+// Config configures a Gate. Zero limits mean unlimited.
+type Config struct {
+	// RPM and TPM are the requests and tokens allowed per Per for the key.
+	RPM, TPM int
+	// Per is the span of RPM and TPM (default one minute; benchmarks scale it down).
+	Per time.Duration
+	// Headroom slows the pace by this fraction, for clock and network skew between
+	// invocations and the provider (default 0.02).
+	Headroom float64
+	// MaxConcurrency bounds the fleet's calls in flight; the adaptive limit never
+	// exceeds it (default 10: BatchSize).
+	MaxConcurrency int
+	// MaxWait is the longest a caller sleeps for its slot; a later slot is deferred
+	// (default 3s).
+	MaxWait time.Duration
+	// MaxHold bounds a pause ordered by the provider (default two minutes).
+	MaxHold time.Duration
+	// LeaseTTL is how long a call's lease counts against the concurrency limit if it
+	// is never settled (an invocation killed mid-call) (default 3 minutes).
+	LeaseTTL time.Duration
+	// ItemTTL is how long an idle budget item is kept (default one day).
+	ItemTTL time.Duration
+	// Clock tells the time and sleeps (nil: the wall clock).
+	Clock retry.Clock
+}
+
+// Key is the budget item's partition key for provider, model and API key (the key
+// enters only as a short hash, never itself).
+func Key(provider, model, apiKey string) string {
+	id := "nokey"
+	if apiKey != "" {
+		sum := sha256.Sum256([]byte(apiKey))
+		id = hex.EncodeToString(sum[:6])
+	}
+	return "BUDGET#" + provider + "#" + model + "#" + id
+}
+
+// Stats counts what a Gate did, and the DynamoDB requests it made.
+type Stats struct {
+	Calls       int           // calls admitted (booked now or with a slot due)
+	Deferred    int           // slots returned as deferrals
+	Requests    int           // DynamoDB requests
+	Conflicts   int           // conditional writes that failed and were redone
+	Waited      time.Duration // time slept for slots
+	RateLimited int           // settled calls with a rate-limited error
+	Credited    int           // reserved tokens given back
+}
+
+// Gate is a fleet-wide budget. It is safe for concurrent use.
+type Gate struct {
+	cfg   Config
+	table Table
+	key   string
+	clock retry.Clock
+	ir    float64 // ms per request (0: unlimited)
+	it    float64 // ms per token (0: unlimited)
+
+	mu    sync.Mutex
+	state State // last seen, to predict the next booking
+	known bool
+	stats Stats
+}
+
+// New returns the gate of the budget item key in table.
+func New(table Table, key string, cfg Config) *Gate {
+	if cfg.Per <= 0 {
+		cfg.Per = time.Minute
+	}
+	if cfg.Headroom <= 0 {
+		cfg.Headroom = 0.02
+	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = 10
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 3 * time.Second
+	}
+	if cfg.MaxHold <= 0 {
+		cfg.MaxHold = 2 * time.Minute
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 3 * time.Minute
+	}
+	if cfg.ItemTTL <= 0 {
+		cfg.ItemTTL = 24 * time.Hour
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = retry.RealClock{}
+	}
+	g := &Gate{cfg: cfg, table: table, key: key, clock: cfg.Clock}
+	per := float64(cfg.Per.Milliseconds()) * (1 + cfg.Headroom)
+	if cfg.RPM > 0 {
+		g.ir = per / float64(cfg.RPM)
+	}
+	if cfg.TPM > 0 {
+		g.it = per / float64(cfg.TPM)
+	}
+	return g
+}
+
+// Stats returns what the gate has done so far.
+func (g *Gate) Stats() Stats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stats
+}
+
+// Acquire implements pipeline.Gate; Release ends the call without settling its
+// tokens. Prefer Reserve.
+func (g *Gate) Acquire(ctx context.Context, tokens int) error {
+	_, err := g.Reserve(ctx, tokens)
+	return err
+}
+
+// Release implements pipeline.Gate for calls started by Acquire: it records the
+// outcome without a lease or a token settlement.
+func (g *Gate) Release(resp examina.Response, err error) {
+	g.settle(context.Background(), booking{}, resp, err)
+}
+
+// booking is a call's slot: when, what it booked, and under which adaptive
+// generation.
+type booking struct {
+	At       int64 // Unix ms
+	Tokens   int   // tokens booked on the token timeline
+	Estimate int   // the caller's estimate
+	Gen      int64
+	Lease    string // "" when the call holds no lease
+}
+
+func (b booking) encode() string {
+	return fmt.Sprintf("v1:%d:%d:%d:%d", b.At, b.Tokens, b.Estimate, b.Gen)
+}
+
+func decodeBooking(s string) (booking, error) {
+	p := strings.Split(s, ":")
+	if len(p) != 5 || p[0] != "v1" {
+		return booking{}, fmt.Errorf("fleetgate: malformed slot %q", s)
+	}
+	var n [4]int64
+	for i := range n {
+		v, err := strconv.ParseInt(p[i+1], 10, 64)
+		if err != nil || v < 0 {
+			return booking{}, fmt.Errorf("fleetgate: malformed slot %q", s)
+		}
+		n[i] = v
+	}
+	return booking{At: n[0], Tokens: int(n[1]), Estimate: int(n[2]), Gen: n[3]}, nil
+}
+
+// Reserve books a slot for a call of about tokens tokens (or takes the slot an earlier
+// try booked, from pipeline.SlotFrom(ctx)), sleeps until it when that is at most
+// MaxWait away, and returns the function that settles the call. A slot further away
+// comes back as a *pipeline.DeferError carrying it.
+func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, error), error) {
+	var b booking
+	if s := pipeline.SlotFrom(ctx); s != "" {
+		var err error
+		if b, err = decodeBooking(s); err != nil {
+			return nil, err
+		}
+		b.Estimate = tokens
+		// A pause the provider ordered after the slot was booked holds it back: the
+		// slot is booked again after the pause.
+		g.mu.Lock()
+		hold := g.state.Hold
+		g.mu.Unlock()
+		if hold > b.At && hold > ms(g.clock.Now()) {
+			b = booking{}
+		}
+	}
+	if b.At == 0 {
+		var err error
+		if b, err = g.book(ctx, tokens); err != nil {
+			return nil, err
+		}
+	}
+	now := ms(g.clock.Now())
+	if wait := time.Duration(b.At-now) * time.Millisecond; wait > g.cfg.MaxWait {
+		if b.Lease != "" {
+			g.request(ctx, func() error { return g.table.RemoveLease(ctx, g.key, b.Lease) })
+		}
+		g.mu.Lock()
+		g.stats.Deferred++
+		g.mu.Unlock()
+		b.Lease = ""
+		return nil, &pipeline.DeferError{Wait: wait, Reason: "fleet rate-limit budget: slot booked", Slot: b.encode()}
+	} else if wait > 0 {
+		if err := g.clock.Sleep(ctx, wait); err != nil {
+			if b.Lease != "" {
+				g.request(context.WithoutCancel(ctx), func() error { return g.table.RemoveLease(context.WithoutCancel(ctx), g.key, b.Lease) })
+			}
+			return nil, err
+		}
+		g.mu.Lock()
+		g.stats.Waited += wait
+		g.mu.Unlock()
+	}
+	g.mu.Lock()
+	g.stats.Calls++
+	g.mu.Unlock()
+	return func(resp examina.Response, err error) { g.settle(context.WithoutCancel(ctx), b, resp, err) }, nil
+}
+
+// request counts one DynamoDB request.
+func (g *Gate) request(_ context.Context, f func() error) error {
+	g.mu.Lock()
+	g.stats.Requests++
+	g.mu.Unlock()
+	return f()
+}
+
+// cost is what a call of estimate tokens books on the token timeline: the estimate
+// scaled by the fleet's observed ratio of actual to estimated usage (with a margin;
+// never above the estimate), so a slot booked ahead does not hold budget a typical
+// call never uses; settling corrects it either way.
+func cost(estimate int, s State) int {
+	if s.Est < 5*int64(max(estimate, 1)) || s.Used <= 0 {
+		return estimate // too few settled calls to learn from
+	}
+	r := min(1.0, 1.15*float64(s.Used)/float64(s.Est))
+	return max(1, int(float64(estimate)*max(r, 0.2)+0.5))
+}
+
+// book books the next slot: one UpdateItem when the prediction from the last seen
+// state holds (the common case under load), one more per conflict.
+func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
+	lease := newLease()
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return booking{}, err
+		}
+		now := ms(g.clock.Now())
+		g.mu.Lock()
+		seen, known := g.state, g.known
+		g.mu.Unlock()
+		if !known {
+			seen = State{Clim: int64(g.cfg.MaxConcurrency)}
+		}
+		c := cost(estimate, seen)
+		rAdd, tAdd := g.ir, g.it*float64(c)
+		var rFloor, tFloor int64 // 0: a limit that is off has no floor
+		if g.ir > 0 {
+			rFloor = now - int64(g.ir+0.5) - 1
+		}
+		if g.it > 0 {
+			tFloor = now - int64(tAdd+0.5) - 1
+		}
+		if known && seen.Exists && seen.Rtat >= rFloor && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
+			// Fast path: both timelines current, no pause: ADD the call's cost.
+			// A lease is taken when the slot is predicted to be due within MaxWait.
+			at := max(now, seen.Rtat, seen.Ttat)
+			withLease := time.Duration(at-now)*time.Millisecond <= g.cfg.MaxWait
+			op := FastBook{Rtat: int64(rAdd + 0.5), Ttat: int64(tAdd + 0.5), RFloor: rFloor, TFloor: tFloor, Now: now,
+				Clim: seen.Clim, ExpiresAt: g.expiry(now)}
+			if withLease {
+				op.Lease, op.LeaseExp = lease, now+g.cfg.LeaseTTL.Milliseconds()
+			}
+			var old State
+			var ok bool
+			err := g.request(ctx, func() (err error) { old, ok, err = g.table.FastBook(ctx, g.key, op); return err })
+			if err != nil {
+				return booking{}, fmt.Errorf("fleetgate: booking a slot: %w", err)
+			}
+			g.remember(old)
+			if ok {
+				b := booking{At: max(now, old.Rtat, old.Ttat), Tokens: c, Estimate: estimate, Gen: old.Gen}
+				if withLease {
+					b.Lease = lease
+				}
+				g.observe(b, rAdd, tAdd)
+				return b, nil
+			}
+			g.conflict()
+			continue
+		}
+		// Exact path: computed from the state read, written if it is unchanged.
+		live := 0
+		var expired []string
+		for id, exp := range seen.Leases {
+			if exp <= now {
+				expired = append(expired, id)
+			} else {
+				live++
+			}
+		}
+		at := max(now, seen.Rtat, seen.Ttat, seen.Hold)
+		due := time.Duration(at-now)*time.Millisecond <= g.cfg.MaxWait
+		if due && int64(live) >= seen.Clim {
+			// Every lease is taken: wait a little for one within MaxWait, then defer.
+			if attempt > 8 {
+				return booking{}, &pipeline.DeferError{Wait: g.cfg.MaxWait, Reason: "fleet concurrency limit reached"}
+			}
+			if err := g.clock.Sleep(ctx, g.cfg.MaxWait/8); err != nil {
+				return booking{}, err
+			}
+			g.refresh(ctx)
+			continue
+		}
+		op := CASBook{Old: seen, Rtat: max(seen.Rtat, now, seen.Hold) + int64(rAdd+0.5), Ttat: max(seen.Ttat, now, seen.Hold) + int64(tAdd+0.5),
+			Expired: expired, ExpiresAt: g.expiry(now), Clim: seen.Clim}
+		if !seen.Exists {
+			op.Clim = int64(g.cfg.MaxConcurrency)
+		}
+		if due {
+			op.Lease, op.LeaseExp = lease, now+g.cfg.LeaseTTL.Milliseconds()
+		}
+		var cur State
+		var ok bool
+		err := g.request(ctx, func() (err error) { cur, ok, err = g.table.CASBook(ctx, g.key, op); return err })
+		if err != nil {
+			return booking{}, fmt.Errorf("fleetgate: booking a slot: %w", err)
+		}
+		if ok {
+			b := booking{At: at, Tokens: c, Estimate: estimate, Gen: seen.Gen}
+			if due {
+				b.Lease = lease
+			}
+			cur = seen
+			cur.Exists, cur.Rtat, cur.Ttat, cur.Clim = true, op.Rtat, op.Ttat, op.Clim
+			cur.Leases = map[string]int64{}
+			for id, exp := range seen.Leases {
+				if exp > now {
+					cur.Leases[id] = exp
+				}
+			}
+			if due {
+				cur.Leases[lease] = op.LeaseExp
+			}
+			g.remember(cur)
+			return b, nil
+		}
+		g.remember(cur)
+		g.conflict()
+		if attempt > 12 {
+			return booking{}, errors.New("fleetgate: booking a slot: too many conflicting writes")
+		}
+	}
+}
+
+func (g *Gate) conflict() {
+	g.mu.Lock()
+	g.stats.Conflicts++
+	g.mu.Unlock()
+}
+
+// observe updates the remembered state after a fast booking.
+func (g *Gate) observe(b booking, rAdd, tAdd float64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.state.Rtat += int64(rAdd + 0.5)
+	g.state.Ttat += int64(tAdd + 0.5)
+	if b.Lease != "" {
+		l := make(map[string]int64, len(g.state.Leases)+1)
+		for k, v := range g.state.Leases {
+			l[k] = v
+		}
+		l[b.Lease] = b.At + g.cfg.LeaseTTL.Milliseconds()
+		g.state.Leases = l
+	}
+}
+
+func (g *Gate) remember(s State) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.state, g.known = s, true
+}
+
+func (g *Gate) refresh(ctx context.Context) {
+	var s State
+	if err := g.request(ctx, func() (err error) { s, err = g.table.Get(ctx, g.key); return err }); err == nil {
+		g.remember(s)
+	}
+}
+
+func (g *Gate) expiry(now int64) int64 {
+	return (now + g.cfg.ItemTTL.Milliseconds()) / 1000
+}
+
+// settle ends a call: one UpdateItem (lease removed, tokens settled with the actual
+// usage, the success streak counted), and only when the outcome calls for it one more
+// each for a halving on a rate-limited error, a raise after a streak, or a pause the
+// provider ordered.
+func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err error) {
+	now := ms(g.clock.Now())
+	var pe *examina.ProviderError
+	limited := errors.As(err, &pe) && pe.RateLimit && pe.Kind == examina.KindTransient
+	op := Settle{Lease: b.Lease}
+	if used := resp.InputTokens + resp.OutputTokens; used > 0 && b.Tokens > 0 && g.it > 0 {
+		op.TtatDelta = int64(float64(used-b.Tokens)*g.it + 0.5)
+		op.Used, op.Est = int64(used), int64(max(b.Estimate, b.Tokens))
+		if used < b.Tokens {
+			g.mu.Lock()
+			g.stats.Credited += b.Tokens - used
+			g.mu.Unlock()
+		}
+	}
+	if err == nil {
+		op.Streak = 1
+	}
+	var cur State
+	if e := g.request(ctx, func() (e error) { cur, e = g.table.Settle(ctx, g.key, op); return e }); e != nil {
+		return // the lease expires by itself; the budget errs on the safe side
+	}
+	g.remember(cur)
+	switch {
+	case limited:
+		g.mu.Lock()
+		g.stats.RateLimited++
+		g.mu.Unlock()
+		if cur.Gen == b.Gen || b.At == 0 {
+			half := max(1, cur.Clim/2)
+			g.request(ctx, func() error { _, e := g.table.SetLimit(ctx, g.key, cur.Gen, cur.Clim, half, true); return e })
+		}
+		if pe.RetryAfter > 0 {
+			g.hold(ctx, now, pe.RetryAfter, cur)
+		}
+	case err == nil && cur.Streak >= cur.Clim && cur.Clim < int64(g.cfg.MaxConcurrency):
+		g.request(ctx, func() error { _, e := g.table.SetLimit(ctx, g.key, cur.Gen, cur.Clim, cur.Clim+1, false); return e })
+	}
+	if rl := resp.RateLimit; rl != nil {
+		if rl.RemainingRequests == 0 && rl.ResetRequests > 0 {
+			g.hold(ctx, now, rl.ResetRequests, cur)
+		}
+		if rl.RemainingTokens >= 0 && rl.RemainingTokens < b.Estimate && rl.ResetTokens > 0 {
+			g.hold(ctx, now, rl.ResetTokens, cur)
+		}
+	}
+}
+
+// hold pauses the fleet until now+d (at most MaxHold), unless a later pause is known.
+func (g *Gate) hold(ctx context.Context, now int64, d time.Duration, cur State) {
+	until := now + min(d, g.cfg.MaxHold).Milliseconds()
+	if cur.Hold >= until {
+		return
+	}
+	g.request(ctx, func() error { return g.table.Hold(ctx, g.key, until) })
+	g.mu.Lock()
+	g.state.Hold = max(g.state.Hold, until)
+	g.mu.Unlock()
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func newLease() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,253 @@
+package fleetgate
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/pipeline"
+	"github.com/examina-dev/examina-serverless/shared/retry/retrytest"
+)
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+const key = "BUDGET#groq#m#abc"
+
+func rateLimited(after time.Duration) error {
+	return &examina.ProviderError{Kind: examina.KindTransient, HTTPStatus: 429, RateLimit: true, RetryAfter: after}
+}
+
+func ok(in, out int) examina.Response { return examina.Response{InputTokens: in, OutputTokens: out} }
+
+// call reserves and settles one call, returning when it started (relative to t0).
+func call(t *testing.T, g *Gate, clock *retrytest.Clock, ctx context.Context, tokens int, resp examina.Response, err error) time.Duration {
+	t.Helper()
+	settle, rerr := g.Reserve(ctx, tokens)
+	if rerr != nil {
+		t.Fatalf("Reserve: %v", rerr)
+	}
+	at := clock.Now().Sub(t0)
+	settle(resp, err)
+	return at
+}
+
+func TestKeyHidesTheAPIKey(t *testing.T) {
+	k := Key("groq", "m", "gsk_secret_0123456789")
+	if k == Key("groq", "m", "gsk_other") || k == Key("openai", "m", "gsk_secret_0123456789") || len(k) > 40 {
+		t.Fatalf("Key = %q", k)
+	}
+	for _, part := range []string{"secret", "0123"} {
+		if slices.Contains([]string{k}, part) {
+			t.Fatalf("Key %q contains the key", k)
+		}
+	}
+}
+
+// TestPacesEvenly: requests one every Per/RPM (with the headroom), not a minute's
+// budget at once, across invocations sharing the item.
+func TestPacesEvenly(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	tab := newMemTable()
+	cfg := Config{RPM: 60, Clock: clock, MaxWait: time.Minute}
+	a, b := New(tab, key, cfg), New(tab, key, cfg)
+	var starts []time.Duration
+	for i := range 6 {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		starts = append(starts, call(t, g, clock, context.Background(), 100, ok(50, 20), nil))
+	}
+	for i := 1; i < len(starts); i++ {
+		if d := starts[i] - starts[i-1]; d < 1019*time.Millisecond || d > 1021*time.Millisecond {
+			t.Fatalf("starts %v: want one every 1.02s", starts)
+		}
+	}
+}
+
+// TestDefersAFarSlot: a slot further than MaxWait is booked and returned in a
+// DeferError; the next try with that slot takes it without booking again.
+func TestDefersAFarSlot(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	tab := newMemTable()
+	g := New(tab, key, Config{RPM: 6, Clock: clock, MaxWait: 3 * time.Second})
+	ctx := context.Background()
+	call(t, g, clock, ctx, 10, ok(5, 5), nil)
+	_, err := g.Reserve(ctx, 10)
+	var de *pipeline.DeferError
+	if !errors.As(err, &de) || de.Slot == "" || de.Wait < 10*time.Second || de.Wait > 10300*time.Millisecond {
+		t.Fatalf("Reserve = %v (%+v), want a deferral of ~10.2s with its slot", err, de)
+	}
+	if st, _ := tab.Get(ctx, key); len(st.Leases) != 0 {
+		t.Fatalf("a deferred booking holds a lease: %+v", st.Leases)
+	}
+	clock.Advance(de.Wait - time.Second) // redelivered a second early
+	before := g.Stats().Requests
+	at := call(t, g, clock, pipeline.WithSlot(ctx, de.Slot), 10, ok(5, 5), nil)
+	if want := 10200 * time.Millisecond; at < want-time.Millisecond || at > want+time.Millisecond {
+		t.Fatalf("the deferred call started at +%v, want its slot +%v", at, want)
+	}
+	if n := g.Stats().Requests - before; n != 1 {
+		t.Fatalf("the deferred call made %d DynamoDB requests, want 1 (the settlement)", n)
+	}
+	// A third call is booked after the deferred one, not at its own instant.
+	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Wait < 10*time.Second {
+		t.Fatalf("third Reserve = %v, want a deferral behind the second", err)
+	}
+}
+
+// TestSettleCreditsTokens: the tokens a call did not use are given back to the fleet.
+func TestSettleCreditsTokens(t *testing.T) {
+	tests := []struct {
+		name string
+		resp examina.Response
+		want time.Duration // second call's start
+	}{
+		{"used 300 of 800", ok(200, 100), 18360 * time.Millisecond}, // 300 tokens at 1000 a minute (+2%)
+		{"no usage reported", examina.Response{}, 48960 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := retrytest.NewClock(t0)
+			g := New(newMemTable(), key, Config{TPM: 1000, Clock: clock, MaxWait: time.Hour})
+			call(t, g, clock, context.Background(), 800, tt.resp, nil)
+			// Tokens are paced evenly: the next call comes when the first's tokens
+			// are paid for, 300 used (credited) or the 800 booked (no usage known).
+			at := call(t, g, clock, context.Background(), 600, ok(1, 1), nil)
+			if d := at - tt.want; d < -time.Millisecond || d > time.Millisecond {
+				t.Fatalf("second call started at +%v, want +%v", at, tt.want)
+			}
+		})
+	}
+}
+
+// TestAdaptiveConcurrency: a 429 halves the fleet's limit once for the calls in flight
+// with it, a pause ordered by the provider holds every invocation, and a streak of
+// successes raises the limit back, never above MaxConcurrency.
+func TestAdaptiveConcurrency(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	tab := newMemTable()
+	cfg := Config{Clock: clock, MaxConcurrency: 4, MaxWait: time.Hour}
+	a, b := New(tab, key, cfg), New(tab, key, cfg)
+	ctx := context.Background()
+	s1, err := a.Reserve(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := b.Reserve(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1(examina.Response{}, rateLimited(30*time.Second))
+	s2(examina.Response{}, rateLimited(30*time.Second)) // in flight with the first: no second halving
+	st, _ := tab.Get(ctx, key)
+	if st.Clim != 2 || st.Gen != 1 || len(st.Leases) != 0 {
+		t.Fatalf("after two 429s in flight together: limit %d, generation %d, leases %v; want 2, 1, none", st.Clim, st.Gen, st.Leases)
+	}
+	if at := call(t, b, clock, ctx, 10, ok(1, 1), nil); at < 30*time.Second {
+		t.Fatalf("call after Retry-After 30s started at +%v", at)
+	}
+	for range 10 {
+		call(t, a, clock, ctx, 10, ok(1, 1), nil)
+	}
+	if st, _ := tab.Get(ctx, key); st.Clim != 4 {
+		t.Fatalf("limit %d after a streak of successes, want back to 4 (and not above)", st.Clim)
+	}
+}
+
+// TestConcurrencyLimitDefers: with every lease taken, a new call waits up to MaxWait
+// and is then deferred; an invocation killed mid-call frees its lease by expiry.
+func TestConcurrencyLimitDefers(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	tab := newMemTable()
+	cfg := Config{Clock: clock, MaxConcurrency: 2, MaxWait: 2 * time.Second, LeaseTTL: time.Minute}
+	ctx := context.Background()
+	for range 2 {
+		if _, err := New(tab, key, cfg).Reserve(ctx, 10); err != nil { // never settled
+			t.Fatal(err)
+		}
+	}
+	var de *pipeline.DeferError
+	if _, err := New(tab, key, cfg).Reserve(ctx, 10); !errors.As(err, &de) || de.Slot != "" {
+		t.Fatalf("third Reserve = %v, want a deferral for the concurrency limit", err)
+	}
+	clock.Advance(time.Minute)
+	if _, err := New(tab, key, cfg).Reserve(ctx, 10); err != nil {
+		t.Fatalf("Reserve after the leases expired = %v", err)
+	}
+}
+
+// frozenClock never moves: every booking is made at the same instant.
+type frozenClock struct{}
+
+func (frozenClock) Now() time.Time                             { return t0 }
+func (frozenClock) Sleep(context.Context, time.Duration) error { return nil }
+
+// TestConcurrentInvocationsNeverOverAdmit: 8 invocations booking at once through one
+// item get distinct slots at least Per/RPM apart, and their token bookings never
+// exceed the token rate.
+func TestConcurrentInvocationsNeverOverAdmit(t *testing.T) {
+	tab := newMemTable()
+	cfg := Config{RPM: 120, TPM: 60000, Clock: frozenClock{}, MaxWait: time.Hour, MaxConcurrency: 1000}
+	var mu sync.Mutex
+	var slots []int64
+	var wg sync.WaitGroup
+	for range 8 {
+		g := New(tab, key, cfg)
+		wg.Go(func() {
+			for range 25 {
+				b, err := g.book(context.Background(), 700)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				slots = append(slots, b.At)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(slots)
+	ir := int64(float64(time.Minute.Milliseconds()) * 1.02 / 120)
+	it := float64(time.Minute.Milliseconds()) * 1.02 / 60000
+	for i := 1; i < len(slots); i++ {
+		if d := slots[i] - slots[i-1]; d < ir-1 && float64(d) < 700*it-1 {
+			t.Fatalf("slots %d and %d are %d ms apart, want >= %d ms", i-1, i, d, ir)
+		}
+	}
+	if want := int64(199) * max(ir, int64(700*it)); slots[len(slots)-1]-slots[0] < want-200 {
+		t.Fatalf("200 bookings span %d ms, want >= %d", slots[len(slots)-1]-slots[0], want)
+	}
+}
+
+// TestRequestsPerCall: under load, a call costs two DynamoDB requests (book, settle).
+func TestRequestsPerCall(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	g := New(newMemTable(), key, Config{RPM: 600, TPM: 1e6, Clock: clock, MaxWait: time.Minute})
+	const calls = 50
+	for range calls {
+		call(t, g, clock, context.Background(), 500, ok(200, 100), nil)
+	}
+	st := g.Stats()
+	if per := float64(st.Requests) / calls; per > 2.1 {
+		t.Fatalf("%d requests for %d calls (%.2f per call), want at most 2 (+ the first booking)", st.Requests, calls, per)
+	}
+}
+
+func TestDecodeBooking(t *testing.T) {
+	b := booking{At: 1767225600123, Tokens: 900, Estimate: 1400, Gen: 3}
+	got, err := decodeBooking(b.encode())
+	if err != nil || got != b {
+		t.Fatalf("round trip %+v -> %+v, %v", b, got, err)
+	}
+	for _, bad := range []string{"", "v1:1:2:3", "v2:1:2:3:4", "v1:x:2:3:4", "v1:-1:2:3:4"} {
+		if _, err := decodeBooking(bad); err == nil {
+			t.Errorf("decodeBooking(%q) accepted", bad)
+		}
+	}
+}
