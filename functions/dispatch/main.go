@@ -54,18 +54,19 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), env.TableName)
 	bucket := s3obj.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = pathStyle; o.DisableLogOutputChecksumValidationSkipped = true }), env.BucketName)
 	d := &cloud.Dispatcher{
-		Store:           store,
-		Cache:           store,
-		Objects:         bucket,
-		Links:           bucket,
-		Queue:           sqsq.New(sqs.NewFromConfig(awsCfg), env.QueueURL),
-		Executions:      sfn.NewFromConfig(awsCfg),
-		Bucket:          env.BucketName,
-		StateMachineARN: env.StateMachineARN,
-		InputPrefix:     env.InputPrefix,
-		Provider:        pcfg.Name,
-		Model:           pcfg.Model,
-		Logger:          cloud.NewLogger(os.Stdout, env.LogLevel),
+		Store:                    store,
+		Cache:                    store,
+		Objects:                  bucket,
+		Links:                    bucket,
+		Queue:                    sqsq.New(sqs.NewFromConfig(awsCfg), env.QueueURL),
+		Executions:               sfn.NewFromConfig(awsCfg),
+		Bucket:                   env.BucketName,
+		StateMachineARN:          env.StateMachineARN,
+		InputPrefix:              env.InputPrefix,
+		FanOutSecondsPerExercise: env.FanOutSecondsPerExercise,
+		Provider:                 pcfg.Name,
+		Model:                    pcfg.Model,
+		Logger:                   cloud.NewLogger(os.Stdout, env.LogLevel),
 	}
 	return d.Handle, nil
 }

@@ -93,6 +93,9 @@ type Dispatcher struct {
 	MaxInlineBytes int
 	// ResultURLTTL is the validity of a result_url (default DefaultResultURLTTL).
 	ResultURLTTL time.Duration
+	// FanOutSecondsPerExercise is added to the state machine's fan-out wait for every
+	// exercise of the job (ExecutionInput.FanOutExtraSeconds); 0 adds nothing.
+	FanOutSecondsPerExercise int
 	// UploadURLTTL is the validity of an upload URL (default DefaultUploadURLTTL).
 	UploadURLTTL time.Duration
 
@@ -315,7 +318,7 @@ func (d *Dispatcher) S3Record(ctx context.Context, rec S3Record) error {
 			return nil
 		}
 	}
-	if err := d.startExecution(ctx, id, cf.Course.Code); err != nil {
+	if err := d.startExecution(ctx, id, cf.Course.Code, job.Total); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "job dispatched", slog.Int("exercises", job.Total), slog.Bool("duplicate", !created))
@@ -348,8 +351,13 @@ func (d *Dispatcher) newJob(id string, c examina.Course, source string) examina.
 
 // startExecution starts the execution named after the job. Starting it again with the
 // same name and input succeeds (ExecutionAlreadyExists included): idempotent.
-func (d *Dispatcher) startExecution(ctx context.Context, id, code string) error {
-	input, err := json.Marshal(ExecutionInput{JobID: id, Course: code})
+func (d *Dispatcher) startExecution(ctx context.Context, id, code string, total int) error {
+	in := ExecutionInput{JobID: id, Course: code}
+	if d.FanOutSecondsPerExercise > 0 {
+		extra := min(int64(total)*int64(d.FanOutSecondsPerExercise), MaxFanOutExtraSeconds)
+		in.FanOutExtraSeconds = &extra
+	}
+	input, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}

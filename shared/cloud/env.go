@@ -24,7 +24,10 @@ type Env struct {
 	APIKeyParameter string  // EXAMINA_API_KEY_PARAMETER: an SSM SecureString name
 	APIKeySecret    string  // EXAMINA_API_KEY_SECRET: a Secrets Manager id
 	MaxReceives     int     // EXAMINA_MAX_RECEIVES, default 3
-	LogLevel        slog.Level
+	// FanOutSecondsPerExercise is EXAMINA_FANOUT_SECONDS_PER_EXERCISE (dispatch
+	// only), default 0: nothing added to the fan-out wait.
+	FanOutSecondsPerExercise int
+	LogLevel                 slog.Level
 }
 
 // LoadEnv reads the configuration through getenv (os.Getenv in the mains). It fails
@@ -47,6 +50,13 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	}
 	if e.MaxReceives, err = intVar(getenv, "EXAMINA_MAX_RECEIVES", 3); err != nil {
 		return Env{}, err
+	}
+	if v := getenv("EXAMINA_FANOUT_SECONDS_PER_EXERCISE"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 0 {
+			return Env{}, fmt.Errorf("EXAMINA_FANOUT_SECONDS_PER_EXERCISE=%q: want a whole number >= 0", v)
+		}
+		e.FanOutSecondsPerExercise = n
 	}
 	if v := getenv("EXAMINA_MIN_CONFIDENCE"); v != "" {
 		f, perr := strconv.ParseFloat(v, 64)

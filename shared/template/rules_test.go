@@ -505,3 +505,53 @@ func TestCfnLint(t *testing.T) {
 		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
 	}
 }
+
+// TestNumericSubstitutionsAreIntegers: the state machine reads FanOutTimeoutSeconds,
+// CheckIntervalSeconds and MaxChecksWithoutProgress as integers (TimeoutSecondsPath,
+// SecondsPath): each is a literal whole number or a String parameter whose pattern
+// admits only whole numbers (a Number parameter accepts 60.5).
+func TestNumericSubstitutionsAreIntegers(t *testing.T) {
+	p := load(t)
+	subs := get(p.resource("AnalysisStateMachine"), "Properties", "DefinitionSubstitutions").(map[string]any)
+	whole := regexp.MustCompile(`^[0-9]+$`)
+	for _, name := range []string{"FanOutTimeoutSeconds", "CheckIntervalSeconds", "MaxChecksWithoutProgress"} {
+		v := subs[name]
+		if s, ok := v.(string); ok {
+			if !whole.MatchString(s) {
+				t.Errorf("%s = %q, not a whole number", name, s)
+			}
+			continue
+		}
+		param, _ := get(v, "Ref").(string)
+		checkIntegerParameter(t, p, param)
+	}
+	// FanOutSecondsPerExercise reaches dispatch as an environment variable it parses
+	// as an integer.
+	if got := p.env(p.resource("DispatchFunction"))["EXAMINA_FANOUT_SECONDS_PER_EXERCISE"]; !reflect.DeepEqual(got, ref("FanOutSecondsPerExercise")) {
+		t.Errorf("EXAMINA_FANOUT_SECONDS_PER_EXERCISE = %v", got)
+	}
+	checkIntegerParameter(t, p, "FanOutSecondsPerExercise")
+}
+
+func checkIntegerParameter(t *testing.T, p *tpl, name string) {
+	t.Helper()
+	param, ok := get(p.doc, "Parameters", name).(map[string]any)
+	if !ok {
+		t.Errorf("parameter %q missing", name)
+		return
+	}
+	pat, _ := param["AllowedPattern"].(string)
+	if param["Type"] != "String" || pat == "" {
+		t.Errorf("%s: Type %v, AllowedPattern %q; want a String with an integer-only pattern", name, param["Type"], pat)
+		return
+	}
+	re := regexp.MustCompile(pat)
+	for _, bad := range []string{"60.5", "1e3", "-1", "", " 60", "abc", "0x10"} {
+		if re.MatchString(bad) {
+			t.Errorf("%s: pattern %s admits %q", name, pat, bad)
+		}
+	}
+	if def := fmt.Sprint(param["Default"]); !re.MatchString(def) || !regexp.MustCompile(`^[0-9]+$`).MatchString(def) {
+		t.Errorf("%s: Default %q", name, def)
+	}
+}
