@@ -2,6 +2,8 @@ package template_test
 
 import (
 	"context"
+	"debug/buildinfo"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,23 +128,21 @@ func num(t *testing.T, v any) int {
 
 func ref(name string) map[string]any { return map[string]any{"Ref": name} }
 
-const bucketName = "${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"
 
 func TestFunctionsBuildAsProvidedAL2023(t *testing.T) {
 	p := load(t)
 	fns := p.resources("AWS::Serverless::Function")
-	want := map[string]string{"DispatchFunction": "functions/dispatch/", "AnalyzeFunction": "functions/analyze/", "MergeFunction": "functions/merge/"}
-	if len(fns) != len(want) {
-		t.Fatalf("functions = %d, want %d", len(fns), len(want))
+	if len(fns) != len(functionDirs) {
+		t.Fatalf("functions = %d, want %d", len(fns), len(functionDirs))
 	}
 	for name, fn := range fns {
 		t.Run(name, func(t *testing.T) {
 			checks := map[string][2]any{
-				"CodeUri":       {p.functionProp(fn, "CodeUri"), want[name]},
+				"CodeUri":       {p.functionProp(fn, "CodeUri"), "."},
 				"Runtime":       {p.functionProp(fn, "Runtime"), "provided.al2023"},
 				"Handler":       {p.functionProp(fn, "Handler"), "bootstrap"},
 				"Architectures": {p.functionProp(fn, "Architectures"), []any{"arm64"}},
-				"BuildMethod":   {get(fn, "Metadata", "BuildMethod"), "go1.x"},
+				"BuildMethod":   {get(fn, "Metadata", "BuildMethod"), "makefile"},
 				"LogFormat":     {get(fn, "Properties", "LoggingConfig", "LogFormat"), "JSON"},
 			}
 			for what, c := range checks {
@@ -154,19 +154,126 @@ func TestFunctionsBuildAsProvidedAL2023(t *testing.T) {
 			if !ok || get(p.resource(lg), "Properties", "RetentionInDays") == nil {
 				t.Errorf("log group %q missing or without retention", lg)
 			}
-			dir := filepath.Join(p.root, want[name])
-			if _, err := os.Stat(filepath.Join(dir, "main.go")); err != nil {
-				t.Fatalf("CodeUri %s: %v", want[name], err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(t.TempDir(), "bootstrap"), ".")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("go build %s for linux/arm64: %v\n%s", want[name], err, out)
+			if _, err := os.Stat(filepath.Join(p.root, "functions", functionDirs[name], "main.go")); err != nil {
+				t.Fatalf("%s: %v", name, err)
 			}
 		})
+	}
+}
+
+// functionDirs maps each function's logical id to its package under functions/.
+var functionDirs = map[string]string{"DispatchFunction": "dispatch", "AnalyzeFunction": "analyze", "MergeFunction": "merge"}
+
+// TestSamMakefileBuild runs what `sam build` runs for a function with BuildMethod
+// makefile (aws-lambda-builders' CustomMakeBuilder): copy CodeUri, less .aws-sam and
+// .git, to a scratch directory, then in it `make --makefile <CodeUri>/Makefile
+// build-<LogicalId>` with ARTIFACTS_DIR set. The artifact must be the bootstrap the
+// deployment needs: ELF for the function's architecture, static (no interpreter, no
+// dynamic section), stripped, built with CGO_ENABLED=0, -tags lambda.norpc, -trimpath
+// and -ldflags "-s -w".
+func TestSamMakefileBuild(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("make not found")
+		}
+		t.Skip("make not found")
+	}
+	p := load(t)
+	scratch := t.TempDir()
+	copySource(t, p.root, scratch)
+	machines := map[string]elf.Machine{"arm64": elf.EM_AARCH64, "x86_64": elf.EM_X86_64}
+	goarch := map[string]string{"arm64": "arm64", "x86_64": "amd64"}
+	for name, fn := range p.resources("AWS::Serverless::Function") {
+		t.Run(name, func(t *testing.T) {
+			arch := fmt.Sprint(get(p.functionProp(fn, "Architectures"), "0"))
+			codeURI := fmt.Sprint(p.functionProp(fn, "CodeUri"))
+			artifacts := filepath.Join(t.TempDir(), name)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "make", "--makefile", filepath.Join(p.root, codeURI, "Makefile"), "build-"+name)
+			cmd.Dir = scratch
+			cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("make build-%s: %v\n%s", name, err, out)
+			}
+			bin := filepath.Join(artifacts, "bootstrap")
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatalf("bootstrap: %v", err)
+			}
+			defer f.Close()
+			if f.Machine != machines[arch] {
+				t.Errorf("bootstrap is for %v, the function runs on %s", f.Machine, arch)
+			}
+			for _, prog := range f.Progs {
+				if prog.Type == elf.PT_INTERP || prog.Type == elf.PT_DYNAMIC {
+					t.Errorf("bootstrap is dynamically linked (%v)", prog.Type)
+				}
+			}
+			// -trimpath keeps -ldflags out of the build info: -s and -w show as no
+			// symbol table and no DWARF sections.
+			if f.Section(".symtab") != nil {
+				t.Error("bootstrap keeps its symbol table: not built with -ldflags -s")
+			}
+			for _, sec := range f.Sections {
+				if strings.HasPrefix(sec.Name, ".debug_") || strings.HasPrefix(sec.Name, ".zdebug_") {
+					t.Errorf("bootstrap keeps DWARF section %s: not built with -ldflags -w", sec.Name)
+					break
+				}
+			}
+			info, err := buildinfo.ReadFile(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			settings := map[string]string{}
+			for _, s := range info.Settings {
+				settings[s.Key] = s.Value
+			}
+			want := map[string]string{"CGO_ENABLED": "0", "-tags": "lambda.norpc", "-trimpath": "true",
+				"GOOS": "linux", "GOARCH": goarch[arch]}
+			for k, v := range want {
+				if settings[k] != v {
+					t.Errorf("build setting %s = %q, want %q", k, settings[k], v)
+				}
+			}
+			if info.Path != "github.com/examina-dev/examina-serverless/functions/"+functionDirs[name] {
+				t.Errorf("bootstrap is %s", info.Path)
+			}
+			st, _ := os.Stat(bin)
+			t.Logf("%s bootstrap: %d bytes", name, st.Size())
+		})
+	}
+}
+
+// copySource copies dir into dst as CopySourceAction does, without .aws-sam and .git.
+func copySource(t *testing.T, dir, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() && (d.Name() == ".aws-sam" || d.Name() == ".git" || (rel == "bin" || rel == "out")) {
+			return filepath.SkipDir
+		}
+		if d.Name() == ".git" { // a worktree's .git file
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -310,12 +417,19 @@ func (p *tpl) statements() map[string][]any {
 }
 
 // objectPrefix is an object ARN of the stack's bucket under one named key prefix.
-var objectPrefix = regexp.MustCompile(`^map\[Fn::Sub:arn:\$\{AWS::Partition\}:s3:::\$\{AWS::StackName\}-\$\{AWS::AccountId\}-\$\{AWS::Region\}/[a-z]+/\*\]$`)
+var objectPrefix = regexp.MustCompile(`^arn:\$\{AWS::Partition\}:s3:::examina-\$\{AWS::AccountId\}-\$\{AWS::Region\}-\$\{StackId\}/[a-z]+/\*$`)
 
-// keyPrefixOnly reports whether every "*" of res ends a named key prefix of the
-// stack's bucket (".../input/*"): the one wildcard S3 object grants need.
-func keyPrefixOnly(res string) bool {
-	return objectPrefix.MatchString(res)
+// keyPrefixOnly reports whether res is an object ARN of the stack's bucket (its name
+// built as BucketName is) under a named key prefix (".../input/*"): the one wildcard
+// S3 object grants need.
+func (p *tpl) keyPrefixOnly(res any) bool {
+	sub, ok := get(res, "Fn::Sub").([]any)
+	if !ok || len(sub) != 2 {
+		return false
+	}
+	tmpl, _ := sub[0].(string)
+	bucket, _ := get(p.resource("Bucket"), "Properties", "BucketName", "Fn::Sub").([]any)
+	return objectPrefix.MatchString(tmpl) && len(bucket) == 2 && reflect.DeepEqual(sub[1], bucket[1])
 }
 
 func TestNoWildcardResources(t *testing.T) {
@@ -324,7 +438,7 @@ func TestNoWildcardResources(t *testing.T) {
 	for owner, stmts := range p.statements() {
 		for _, s := range stmts {
 			res := fmt.Sprint(get(s, "Resource"))
-			if !strings.Contains(res, "*") || keyPrefixOnly(res) {
+			if !strings.Contains(res, "*") || p.keyPrefixOnly(get(s, "Resource")) {
 				continue
 			}
 			actions := fmt.Sprint(get(s, "Action"))
@@ -385,20 +499,126 @@ func TestPrefixesDoNotOverlap(t *testing.T) {
 	}
 }
 
+// eval evaluates the intrinsic functions names are built with (Ref of a pseudo
+// parameter, Fn::Sub, Fn::Select, Fn::Split) against the given pseudo parameters.
+func eval(t *testing.T, v any, pseudo map[string]string) any {
+	t.Helper()
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		switch {
+		case x["Ref"] != nil:
+			r, ok := pseudo[fmt.Sprint(x["Ref"])]
+			if !ok {
+				t.Fatalf("Ref %v is not a pseudo parameter", x["Ref"])
+			}
+			return r
+		case x["Fn::Split"] != nil:
+			args := x["Fn::Split"].([]any)
+			parts := strings.Split(eval(t, args[1], pseudo).(string), fmt.Sprint(args[0]))
+			out := make([]any, len(parts))
+			for i, p := range parts {
+				out[i] = p
+			}
+			return out
+		case x["Fn::Select"] != nil:
+			args := x["Fn::Select"].([]any)
+			list := eval(t, args[1], pseudo).([]any)
+			return list[num(t, args[0])]
+		case x["Fn::Sub"] != nil:
+			tmpl, vars := "", map[string]string{}
+			switch a := x["Fn::Sub"].(type) {
+			case string:
+				tmpl = a
+			case []any:
+				tmpl = a[0].(string)
+				for k, e := range a[1].(map[string]any) {
+					vars[k] = eval(t, e, pseudo).(string)
+				}
+			}
+			return regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`).ReplaceAllStringFunc(tmpl, func(m string) string {
+				name := m[2 : len(m)-1]
+				if v, ok := vars[name]; ok {
+					return v
+				}
+				if v, ok := pseudo[name]; ok {
+					return v
+				}
+				t.Fatalf("Fn::Sub %q: %s is not a variable or pseudo parameter", tmpl, name)
+				return ""
+			})
+		}
+	}
+	t.Fatalf("cannot evaluate %v", v)
+	return nil
+}
+
+var bucketNameRule = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// TestNamesBuiltNotReferenced: the bucket's and the state machine's names are built
+// (functions name them without a dependency cycle) the same way everywhere, and stay
+// valid for any stack name: upper case, 128 characters, the longest regions.
 func TestNamesBuiltNotReferenced(t *testing.T) {
 	p := load(t)
-	// The bucket's name is built so functions can name it without a cycle.
-	sub := map[string]any{"Fn::Sub": bucketName}
-	if got := get(p.resource("Bucket"), "Properties", "BucketName"); !reflect.DeepEqual(got, sub) {
-		t.Errorf("BucketName = %v, want %v", got, sub)
+	bucket := get(p.resource("Bucket"), "Properties", "BucketName")
+	if got := get(p.doc, "Globals", "Function", "Environment", "Variables", "BUCKET_NAME"); !reflect.DeepEqual(got, bucket) {
+		t.Errorf("BUCKET_NAME = %v, want the bucket's name %v", got, bucket)
 	}
-	if got := get(p.doc, "Globals", "Function", "Environment", "Variables", "BUCKET_NAME"); !reflect.DeepEqual(got, sub) {
-		t.Errorf("BUCKET_NAME = %v, want %v", got, sub)
+	sm := get(p.resource("AnalysisStateMachine"), "Properties", "Name")
+	arn := get(p.env(p.resource("DispatchFunction")), "STATE_MACHINE_ARN")
+	for _, stack := range []string{"examina-serverless", "Examina-PROD", "A" + strings.Repeat("b-C", 42) + "x"} {
+		for _, region := range []string{"us-east-1", "ap-southeast-5", "us-gov-west-1", "cn-northwest-1"} {
+			pseudo := map[string]string{"AWS::StackName": stack, "AWS::Region": region, "AWS::AccountId": "123456789012",
+				"AWS::Partition": "aws", "AWS::StackId": "arn:aws:cloudformation:" + region + ":123456789012:stack/" + stack + "/51af3dc0-da77-11e4-872e-1234567db123"}
+			name := eval(t, bucket, pseudo).(string)
+			if !bucketNameRule.MatchString(name) || strings.Contains(name, "..") {
+				t.Errorf("stack %q in %s: bucket name %q (%d characters) breaks S3's rules", stack, region, name, len(name))
+			}
+			smName := eval(t, sm, pseudo).(string)
+			if len(smName) > 80 || !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(smName) {
+				t.Errorf("stack %q: state machine name %q (%d characters) breaks Step Functions' rules", stack, smName, len(smName))
+			}
+			if got := eval(t, arn, pseudo).(string); got != "arn:aws:states:"+region+":123456789012:stateMachine:"+smName {
+				t.Errorf("STATE_MACHINE_ARN %q does not name the state machine %q", got, smName)
+			}
+		}
 	}
-	sm := get(p.resource("AnalysisStateMachine"), "Properties", "Name", "Fn::Sub")
-	arn, _ := get(p.env(p.resource("DispatchFunction")), "STATE_MACHINE_ARN", "Fn::Sub").(string)
-	if sm == nil || !strings.HasSuffix(arn, ":stateMachine:"+fmt.Sprint(sm)) {
-		t.Errorf("STATE_MACHINE_ARN %q does not name the state machine %v", arn, sm)
+	// Two stacks get two buckets (S3 names are global).
+	a := map[string]string{"AWS::Region": "us-east-1", "AWS::AccountId": "1", "AWS::StackId": "arn:aws:cloudformation:us-east-1:1:stack/x/51af3dc0-da77-11e4-872e-1234567db123"}
+	b := map[string]string{"AWS::Region": "us-east-1", "AWS::AccountId": "1", "AWS::StackId": "arn:aws:cloudformation:us-east-1:1:stack/x/0c1d2e3f-da77-11e4-872e-abcdef012345"}
+	if eval(t, bucket, a) == eval(t, bucket, b) {
+		t.Error("the bucket name does not depend on the stack id")
+	}
+}
+
+// TestDeployableAgain: a failed first deploy rolls back without leaving the named
+// bucket behind (the next create would fail on it); no ARN hard-codes a partition.
+func TestDeployableAgain(t *testing.T) {
+	p := load(t)
+	if got := p.resource("Bucket")["DeletionPolicy"]; got != "RetainExceptOnCreate" {
+		t.Errorf("bucket DeletionPolicy = %v, want RetainExceptOnCreate", got)
+	}
+	for name, r := range p.doc["Resources"].(map[string]any) {
+		if get(r, "DeletionPolicy") == "Retain" {
+			t.Errorf("%s: DeletionPolicy Retain, want RetainExceptOnCreate", name)
+		}
+	}
+	for _, file := range []string{"template.yaml", mototest.StateMachinePath} {
+		data, err := os.ReadFile(filepath.Join(p.root, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.Index(string(data), "arn:aws:"); i >= 0 {
+			t.Errorf("%s hard-codes the aws partition: %.60s", file, data[i:])
+		}
+	}
+	sam, err := os.ReadFile(filepath.Join(p.root, "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regexp.MustCompile(`(?m)^\s*cached\s*=\s*true`).Match(sam) {
+		t.Error("samconfig.toml: cached = true deploys stale binaries (the cache hashes CodeUri only)")
 	}
 }
 
