@@ -128,7 +128,6 @@ func num(t *testing.T, v any) int {
 
 func ref(name string) map[string]any { return map[string]any{"Ref": name} }
 
-
 func TestFunctionsBuildAsProvidedAL2023(t *testing.T) {
 	p := load(t)
 	fns := p.resources("AWS::Serverless::Function")
