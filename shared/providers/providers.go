@@ -191,6 +191,9 @@ func (cfg Config) WithDefaults() (Config, error) {
 	}
 	if cfg.Model == "" {
 		cfg.Model = d.Model
+		if cfg.Name == Bedrock {
+			cfg.Model = BedrockDefaultModel(cfg.Region)
+		}
 	}
 	if cfg.BaseURL == "" && (cfg.Name == Groq || cfg.Name == OpenAI || cfg.Name == Anthropic) {
 		cfg.BaseURL = d.BaseURL
@@ -249,7 +252,7 @@ func New(ctx context.Context, cfg Config) (examina.Provider, error) {
 	case Ollama:
 		return ollama.New(ollama.Config{Host: cfg.OllamaHost, Model: cfg.Model, HTTP: cfg.HTTP})
 	case Bedrock:
-		return bedrock.New(ctx, bedrock.Config{Model: cfg.Model, Region: cfg.Region, Structured: strings.Contains(cfg.Model, "anthropic.claude") && !strings.Contains(cfg.Model, "claude-3")})
+		return bedrock.New(ctx, bedrock.Config{Model: cfg.Model, Region: cfg.Region, Structured: BedrockStructured(cfg.Model)})
 	}
 	return nil, fmt.Errorf("providers: %q has no constructor", cfg.Name)
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/providers"
 	"github.com/examina-dev/examina-serverless/shared/template"
 	"github.com/examina-dev/examina-serverless/statemachine"
 )
@@ -431,6 +432,104 @@ func (p *tpl) keyPrefixOnly(res any) bool {
 	return objectPrefix.MatchString(tmpl) && len(bucket) == 2 && reflect.DeepEqual(sub[1], bucket[1])
 }
 
+// bedrockScoped reports whether a Bedrock statement's wildcards are the scoped ones:
+// foundation models reached only through the configured profile (a condition on
+// bedrock:InferenceProfileArn), or the default model's profiles and foundation model.
+func bedrockScoped(s any) bool {
+	switch get(s, "Sid") {
+	case "FoundationModelsThroughTheProfile":
+		return get(s, "Condition", "StringEquals", "bedrock:InferenceProfileArn") != nil
+	case "InvokeTheDefaultModel":
+		for _, r := range get(s, "Resource").([]any) {
+			if sub := fmt.Sprint(get(r, "Fn::Sub")); !strings.HasSuffix(sub, "/"+bedrockDefaultBase) && !strings.HasSuffix(sub, "/*."+bedrockDefaultBase) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+const bedrockDefaultBase = "anthropic.claude-haiku-4-5-20251001-v1:0"
+
+// iamMatch reports whether arn matches the IAM resource pattern (* any run, ? one).
+func iamMatch(pattern, arn string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(arn)
+}
+
+// TestBedrockPermissions: the analyze role may call the model the function calls,
+// whatever the deployment's region: the default model's inference profile
+// (providers.BedrockDefaultModel) and its foundation model in every region the
+// profile routes to; a configured model by its profile or foundation model ARN.
+func TestBedrockPermissions(t *testing.T) {
+	p := load(t)
+	var def, conf, through []string
+	for _, s := range p.statements()["AnalyzeFunction"] {
+		var res []string
+		switch r := get(s, "Resource").(type) {
+		case []any:
+			for _, x := range r {
+				res = append(res, fmt.Sprint(get(x, "Fn::Sub")))
+			}
+		default:
+			res = append(res, fmt.Sprint(get(r, "Fn::Sub")))
+		}
+		switch get(s, "Sid") {
+		case "InvokeTheDefaultModel":
+			def = res
+		case "InvokeTheConfiguredModel":
+			conf = res
+		case "FoundationModelsThroughTheProfile":
+			through = res
+		}
+	}
+	sub := func(pattern, region, model string) string {
+		return strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", region, "${AWS::AccountId}", "123456789012", "${Model}", model).Replace(pattern)
+	}
+	anyMatch := func(patterns []string, region, model, arn string) bool {
+		for _, pt := range patterns {
+			if iamMatch(sub(pt, region, model), arn) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(def) == 0 || len(conf) == 0 || len(through) == 0 {
+		t.Fatalf("Bedrock statements: default %v, configured %v, through profile %v", def, conf, through)
+	}
+	for _, region := range []string{"us-east-1", "eu-west-1", "eu-south-2", "ap-northeast-1", "ap-southeast-2", "sa-east-1"} {
+		model := providers.BedrockDefaultModel(region)
+		base, _ := providers.BedrockFoundationModel(model)
+		if base != bedrockDefaultBase {
+			t.Fatalf("default model %q is not %s: update the template's InvokeTheDefaultModel", model, bedrockDefaultBase)
+		}
+		if arn := "arn:aws:bedrock:" + region + ":123456789012:inference-profile/" + model; !anyMatch(def, region, "", arn) {
+			t.Errorf("%s: the default statement does not grant %s", region, arn)
+		}
+		for _, routed := range []string{"us-west-2", "eu-central-1", "ap-northeast-3", ""} {
+			if arn := "arn:aws:bedrock:" + routed + "::foundation-model/" + base; !anyMatch(def, region, "", arn) {
+				t.Errorf("%s: the default statement does not grant %s", region, arn)
+			}
+		}
+		// A configured profile and the foundation models behind it, or a plain model.
+		const profile = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+		if arn := "arn:aws:bedrock:" + region + ":123456789012:inference-profile/" + profile; !anyMatch(conf, region, profile, arn) {
+			t.Errorf("%s: configured profile %s not granted", region, arn)
+		}
+		if !anyMatch(through, region, profile, "arn:aws:bedrock:eu-west-3::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0") {
+			t.Errorf("%s: foundation models behind the profile not granted", region)
+		}
+		const plain = "anthropic.claude-3-haiku-20240307-v1:0"
+		if !anyMatch(conf, region, plain, "arn:aws:bedrock:"+region+"::foundation-model/"+plain) {
+			t.Errorf("%s: configured foundation model not granted", region)
+		}
+	}
+	if got := p.env(p.resource("AnalyzeFunction"))["EXAMINA_MODEL"]; !reflect.DeepEqual(got, ref("Model")) {
+		t.Errorf("EXAMINA_MODEL = %v: the function must pick the default itself, from AWS_REGION", got)
+	}
+}
+
 func TestNoWildcardResources(t *testing.T) {
 	p := load(t)
 	found := 0
@@ -441,6 +540,9 @@ func TestNoWildcardResources(t *testing.T) {
 				continue
 			}
 			actions := fmt.Sprint(get(s, "Action"))
+			if owner == "AnalyzeFunction" && actions == "[bedrock:InvokeModel]" && bedrockScoped(s) {
+				continue // checked by TestBedrockPermissions
+			}
 			if owner == "AnalyzeFunction" && get(s, "Sid") == "CompleteFanOutTask" && res == "*" &&
 				actions == "[states:SendTaskSuccess states:SendTaskFailure]" {
 				found++
