@@ -876,3 +876,20 @@ func checkIntegerParameter(t *testing.T, p *tpl, name string) {
 		t.Errorf("%s: Default %q", name, def)
 	}
 }
+
+// TestFunctionMemoryLimits: every function sets GOMEMLIMIT to 90% of its memory, so
+// the Go GC works harder before Lambda kills the function; dispatch has the memory
+// TestFanOutFiveThousandExercises (shared/cloud) sized it for.
+func TestFunctionMemoryLimits(t *testing.T) {
+	p := load(t)
+	for name, fn := range p.resources("AWS::Serverless::Function") {
+		mem := num(t, p.functionProp(fn, "MemorySize"))
+		want := fmt.Sprintf("%dMiB", mem*9/10)
+		if got := p.env(fn)["GOMEMLIMIT"]; got != want {
+			t.Errorf("%s (%d MB): GOMEMLIMIT = %v, want %s", name, mem, got, want)
+		}
+	}
+	if mem := num(t, p.functionProp(p.resource("DispatchFunction"), "MemorySize")); mem != 512 {
+		t.Errorf("DispatchFunction MemorySize = %d: update dispatchMemoryMiB in shared/cloud/bigjob_test.go", mem)
+	}
+}
