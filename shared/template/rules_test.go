@@ -893,3 +893,29 @@ func TestFunctionMemoryLimits(t *testing.T) {
 		t.Errorf("DispatchFunction MemorySize = %d: update dispatchMemoryMiB in shared/cloud/bigjob_test.go", mem)
 	}
 }
+
+// TestDispatchFailuresAreKept: S3 invokes dispatch asynchronously; an event whose
+// dispatch fails every attempt goes to a failure destination (an encrypted queue that
+// keeps it 14 days), and a disabled event source mapping on that queue replays it.
+func TestDispatchFailuresAreKept(t *testing.T) {
+	p := load(t)
+	fn := p.resource("DispatchFunction")
+	cfg := get(fn, "Properties", "EventInvokeConfig")
+	dest, _ := get(cfg, "DestinationConfig", "OnFailure", "Destination", "Fn::GetAtt", "0").(string)
+	if get(cfg, "DestinationConfig", "OnFailure", "Type") != "SQS" || dest == "" {
+		t.Fatalf("EventInvokeConfig = %v, want an SQS failure destination", cfg)
+	}
+	q := p.resource(dest)
+	if get(q, "Type") != "AWS::SQS::Queue" || num(t, get(q, "Properties", "MessageRetentionPeriod")) != 1209600 ||
+		num(t, get(q, "Properties", "VisibilityTimeout")) < 6*num(t, p.functionProp(fn, "Timeout")) {
+		t.Errorf("failure destination %s = %v", dest, get(q, "Properties"))
+	}
+	replay := get(fn, "Properties", "Events", "ReplayFailedUploads", "Properties")
+	if get(replay, "Queue", "Fn::GetAtt", "0") != dest || get(replay, "Enabled") != false ||
+		!reflect.DeepEqual(get(replay, "FunctionResponseTypes"), []any{"ReportBatchItemFailures"}) {
+		t.Errorf("replay mapping = %v, want a disabled SQS event on %s reporting item failures", replay, dest)
+	}
+	if get(p.doc, "Outputs", "DispatchReplayMapping", "Value") == nil {
+		t.Error("no output names the replay mapping")
+	}
+}
