@@ -5,7 +5,7 @@ STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin
 FUZZTIME   ?= 1m
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 
-.PHONY: build test lint fmt vet staticcheck cfn-lint bench fuzz deploy clean moto rie \
+.PHONY: build build-DispatchFunction build-AnalyzeFunction build-MergeFunction test lint fmt vet staticcheck cfn-lint bench fuzz deploy clean moto rie \
 	invoke-DispatchFunction invoke-AnalyzeFunction invoke-MergeFunction \
 	invoke-DispatchFunction-api invoke-DispatchFunction-get invoke-DispatchFunction-fanout
 
@@ -13,8 +13,25 @@ RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 build:
 	@for fn in $(FUNCTIONS); do \
 		echo "build bin/$$fn/bootstrap"; \
-		GOOS=linux GOARCH=arm64 $(GO_BUILD) -o bin/$$fn/bootstrap ./functions/$$fn || exit 1; \
+		GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO_BUILD) -o bin/$$fn/bootstrap ./functions/$$fn || exit 1; \
 	done
+
+# ---------------------------------------------------------------- sam build
+# template.yaml builds every function with `BuildMethod: makefile` from CodeUri: . (the
+# repository root). sam build (aws-lambda-builders' CustomMakeBuilder) copies the root,
+# less .aws-sam and .git, to a scratch directory and runs there
+#   make --makefile <root>/Makefile build-<LogicalId>
+# with ARTIFACTS_DIR set to the function's artifact directory, which must receive the
+# bootstrap. LAMBDA_GOARCH must match the functions' Architectures (checked by
+# shared/template's TestSamMakefileBuild, which runs exactly these steps).
+LAMBDA_GOARCH := arm64
+
+build-DispatchFunction: FN := dispatch
+build-AnalyzeFunction: FN := analyze
+build-MergeFunction: FN := merge
+build-DispatchFunction build-AnalyzeFunction build-MergeFunction:
+	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: sam build sets it to the function's artifact directory))
+	GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO_BUILD) -o "$(ARTIFACTS_DIR)/bootstrap" ./functions/$(FN)
 
 ## test: the project's one test command (go test -race ./..., cfn-lint, staticcheck)
 test:

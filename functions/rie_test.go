@@ -416,13 +416,25 @@ func (e *env) dispatchS3(dispatch *lambdarie.Function) string {
 		e.t.Fatal(err)
 	}
 	data := exampleCourse(e.t)
-	if _, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: &e.st.BucketName, Key: &key,
-		Body: strings.NewReader(string(data)), ContentType: aws.String("application/json")}); err != nil {
+	out, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: &e.st.BucketName, Key: &key,
+		Body: strings.NewReader(string(data)), ContentType: aws.String("application/json")})
+	if err != nil {
 		e.t.Fatal(err)
 	}
 	set(e.t, ev, len(data), "Records", 0, "s3", "object", "size")
+	// Dispatch reads the version the event names, as S3 sends it for a versioned bucket.
+	// (an unversioned bucket's event has no versionId: the job is named by the ETag).
+	if out.VersionId != nil && *out.VersionId != "null" {
+		set(e.t, ev, *out.VersionId, "Records", 0, "s3", "object", "versionId")
+	} else {
+		delete(rec, "versionId")
+	}
+	version, _ := rec["versionId"].(string)
+	if version == "" {
+		version, _ = rec["eTag"].(string)
+	}
 	e.invoke(dispatch, ev, nil)
-	id := cloud.JobID("ADE", e.st.BucketName+"/"+key+"/"+rec["versionId"].(string))
+	id := cloud.JobID("ADE", e.st.BucketName+"/"+key+"/"+version)
 	if names := e.executionNames(); !slices.Equal(names, []string{id}) {
 		e.t.Fatalf("executions = %v, want [%s]", names, id)
 	}

@@ -3,6 +3,7 @@ package statemachine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -39,6 +40,52 @@ func TestDefinitionIsValidJSONWithDeclaredSubstitutions(t *testing.T) {
 	}
 }
 
+// TestFailurePathsReadNoOptionalField: a Catch's $.error may lack Cause (States.ALL
+// does not catch the States.Runtime a missing path raises), so no state reads
+// $.error or $.timeout, and MarkFailed stores a reason every failure path sets.
+func TestFailurePathsReadNoOptionalField(t *testing.T) {
+	var def struct {
+		States map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(statemachine.Definition(), &def); err != nil {
+		t.Fatal(err)
+	}
+	for name, st := range def.States {
+		for _, p := range []string{`"$.error`, `"$.timeout`, `"$.mark_error`} {
+			for _, m := range regexp.MustCompile(`"[A-Za-z]+\.\$"\s*:\s*`+regexp.QuoteMeta(p)).FindAll(st, -1) {
+				t.Errorf("state %s reads %s", name, m)
+			}
+		}
+	}
+	var mark struct {
+		Parameters struct {
+			ExpressionAttributeValues map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal(def.States["MarkFailed"], &mark); err != nil {
+		t.Fatal(err)
+	}
+	if got := mark.Parameters.ExpressionAttributeValues[":reason"]["S.$"]; got != "$.failure.reason" {
+		t.Errorf("MarkFailed stores %q, want $.failure.reason", got)
+	}
+	// Every path into MarkFailed sets $.failure first.
+	for name, st := range def.States {
+		var s struct {
+			Next, ResultPath string
+			Catch            []struct{ Next string }
+		}
+		_ = json.Unmarshal(st, &s)
+		for _, c := range s.Catch {
+			if c.Next == "MarkFailed" {
+				t.Errorf("state %s catches straight into MarkFailed, without a stable reason", name)
+			}
+		}
+		if s.Next == "MarkFailed" && s.ResultPath != "$.failure" {
+			t.Errorf("state %s goes to MarkFailed without setting $.failure", name)
+		}
+	}
+}
+
 // harness drives the real definition in one moto server. The Lambda stub's
 // queued responses are shared by every function, so scenarios run one at a time.
 type harness struct {
@@ -52,7 +99,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	s := mototest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	t.Cleanup(cancel)
 	st, err := s.Provision(ctx, mototest.ProvisionOptions{Definition: statemachine.Definition()})
 	if err != nil {
@@ -65,13 +112,20 @@ func newHarness(t *testing.T) *harness {
 // machine creates a state machine from the real definition with the given
 // fan-out timeout and returns its ARN.
 func (h *harness) machine(name string, fanOutTimeout int) string {
+	return h.machineWith(name, strconv.Itoa(fanOutTimeout), "1", "120")
+}
+
+// machineWith creates a state machine with the substitutions as given.
+func (h *harness) machineWith(name, fanOutTimeout, checkInterval, maxChecks string) string {
 	h.t.Helper()
 	arn, err := h.s.CreateStateMachine(h.ctx, name, statemachine.Definition(), map[string]string{
-		"DispatchFunctionArn":  h.st.DispatchFunctionArn,
-		"MergeFunctionArn":     h.st.MergeFunctionArn,
-		"TableName":            h.st.TableName,
-		"FanOutTimeoutSeconds": strconv.Itoa(fanOutTimeout),
-		"CheckIntervalSeconds": "1",
+		"Partition":                "aws",
+		"DispatchFunctionArn":      h.st.DispatchFunctionArn,
+		"MergeFunctionArn":         h.st.MergeFunctionArn,
+		"TableName":                h.st.TableName,
+		"FanOutTimeoutSeconds":     fanOutTimeout,
+		"CheckIntervalSeconds":     checkInterval,
+		"MaxChecksWithoutProgress": maxChecks,
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -113,11 +167,20 @@ func (h *harness) job(job string) map[string]dbtypes.AttributeValue {
 }
 
 func (h *harness) start(machine, job string) string {
+	return h.startWith(machine, job, "")
+}
+
+// startWith starts an execution whose input has the extra members (JSON, "" none).
+func (h *harness) startWith(machine, job, extra string) string {
 	h.t.Helper()
+	input := `{"job_id":"` + job + `","course":"ADE"` + extra + `}`
+	if extra != "" {
+		input = `{"job_id":"` + job + `","course":"ADE",` + extra + `}`
+	}
 	out, err := h.sfn.StartExecution(h.ctx, &sfn.StartExecutionInput{
 		StateMachineArn: &machine,
 		Name:            aws.String(job),
-		Input:           aws.String(`{"job_id":"` + job + `","course":"ADE"}`),
+		Input:           aws.String(input),
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -312,7 +375,7 @@ func TestAnalysisStateMachine(t *testing.T) {
 		}
 	})
 
-	t.Run("merge fails: job marked failed with the cause", func(t *testing.T) {
+	t.Run("merge fails: job marked failed with a stable reason", func(t *testing.T) {
 		h.t = t
 		job := "ade-000000000004"
 		h.putJob(job, 2, 2)
@@ -334,8 +397,8 @@ func TestAnalysisStateMachine(t *testing.T) {
 		if s := attrS(item, "status"); s != "failed" {
 			t.Errorf("job status = %q, want failed", s)
 		}
-		if r := attrS(item, "reason"); !strings.Contains(r, "job has no results") {
-			t.Errorf("job reason = %q, want the merge error's cause", r)
+		if r := attrS(item, "reason"); r != "merge failed" {
+			t.Errorf("job reason = %q, want the stable \"merge failed\" (the cause stays in the history)", r)
 		}
 		if attrS(item, "updated_at") == "" {
 			t.Error("updated_at not set")
@@ -373,8 +436,128 @@ func TestAnalysisStateMachine(t *testing.T) {
 		if d.Status != sfntypes.ExecutionStatusFailed || entered(ev, "Merge") != 0 {
 			t.Fatalf("status = %s; history: %s", d.Status, describe(ev))
 		}
-		if r := attrS(h.job(job), "reason"); !strings.Contains(r, "no exercises stored") {
-			t.Errorf("job reason = %q", r)
+		if r := attrS(h.job(job), "reason"); r != "fan-out failed" {
+			t.Errorf("job reason = %q, want the stable \"fan-out failed\"", r)
+		}
+		if n := count(ev, sfntypes.HistoryEventTypeTaskFailed); n != 1 {
+			t.Errorf("InvalidInputError was retried: %d failed attempts; history: %s", n, describe(ev))
+		}
+	})
+
+	// The function itself failing (timeout, out of memory: Lambda.Unknown), the
+	// invoke timing out, or any other task failure: FanOut is idempotent, so retried.
+	for i, errType := range []string{"Lambda.Unknown", "Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Runtime.ExitError"} {
+		t.Run("fan-out retried on "+errType, func(t *testing.T) {
+			h.t = t
+			job := fmt.Sprintf("ade-0000000001%02d", i)
+			h.putJob(job, 0, 2)
+			h.queue(`{"errorType":"`+errType+`","errorMessage":"Task timed out after 60.00 seconds"}`, `null`)
+			exec := h.start(patient, job)
+			ev := h.waitFor(exec, "a second fan-out attempt", func(ev []sfntypes.HistoryEvent) bool {
+				return count(ev, sfntypes.HistoryEventTypeTaskSubmitted) >= 1
+			})
+			if n := count(ev, sfntypes.HistoryEventTypeTaskFailed); n != 1 {
+				t.Fatalf("failed fan-out attempts = %d, want 1 then a retry; history: %s", n, describe(ev))
+			}
+			token := h.fanOutToken(exec, job)
+			h.queue(mergeOK(job))
+			if _, err := h.sfn.SendTaskSuccess(h.ctx, &sfn.SendTaskSuccessInput{TaskToken: &token, Output: aws.String(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+			if d := h.finish(exec); d.Status != sfntypes.ExecutionStatusSucceeded {
+				t.Fatalf("status = %s; history: %s", d.Status, describe(h.history(exec)))
+			}
+		})
+	}
+
+	t.Run("a missing job item ends the execution without creating one", func(t *testing.T) {
+		h.t = t
+		job := "ade-000000000008"
+		exec := h.start(hasty, job)
+		h.fanOutToken(exec, job)
+		d := h.finish(exec)
+		ev := h.history(exec)
+		if d.Status != sfntypes.ExecutionStatusFailed || entered(ev, "JobMissing") != 1 || entered(ev, "MarkFailed") != 1 {
+			t.Fatalf("status = %s; history: %s", d.Status, describe(ev))
+		}
+		if item := h.job(job); item != nil {
+			t.Errorf("MarkFailed created a job item %v", item)
+		}
+	})
+
+	t.Run("non-integer timeouts are rounded, not a runtime error", func(t *testing.T) {
+		h.t = t
+		job := "ade-000000000009"
+		h.putJob(job, 2, 2)
+		exec := h.start(h.machineWith("fractional", "1.4", "0.6", "2.5"), job)
+		h.fanOutToken(exec, job)
+		h.queue(mergeOK(job))
+		if d := h.finish(exec); d.Status != sfntypes.ExecutionStatusSucceeded {
+			t.Fatalf("status = %s; history: %s", d.Status, describe(h.history(exec)))
+		}
+	})
+
+	strict := h.machineWith("strict", "1", "1", "3")
+	t.Run("no progress: gives up after MaxChecksWithoutProgress checks", func(t *testing.T) {
+		h.t = t
+		job := "ade-000000000010"
+		h.putJob(job, 1, 4)
+		exec := h.start(strict, job)
+		h.fanOutToken(exec, job)
+		d := h.finish(exec)
+		ev := h.history(exec)
+		if d.Status != sfntypes.ExecutionStatusFailed || entered(ev, "GiveUp") != 1 || entered(ev, "CheckJob") != 4 {
+			t.Fatalf("status = %s, want failed after 4 checks; history: %s", d.Status, describe(ev))
+		}
+		if r := attrS(h.job(job), "reason"); r != "timed out waiting for results" {
+			t.Errorf("reason = %q", r)
+		}
+	})
+
+	t.Run("progress resets the count: a slow job is not given up", func(t *testing.T) {
+		h.t = t
+		job := "ade-000000000011"
+		const total = 8
+		h.putJob(job, 0, total)
+		exec := h.start(strict, job)
+		h.fanOutToken(exec, job)
+		// One more result after every check: 8 checks, over twice the limit of 3.
+		for done := 1; done < total; done++ {
+			h.waitFor(exec, "check "+strconv.Itoa(done), func(ev []sfntypes.HistoryEvent) bool { return entered(ev, "WaitForResults") >= done })
+			h.putJob(job, done, total)
+		}
+		h.waitFor(exec, "the last wait", func(ev []sfntypes.HistoryEvent) bool { return entered(ev, "WaitForResults") >= total })
+		h.queue(mergeOK(job))
+		h.putJob(job, total, total)
+		d := h.finish(exec)
+		ev := h.history(exec)
+		if d.Status != sfntypes.ExecutionStatusSucceeded || entered(ev, "GiveUp") != 0 || entered(ev, "CheckJob") <= total {
+			t.Fatalf("status = %s, want merged after more than %d checks; history: %s", d.Status, total, describe(ev))
+		}
+	})
+
+	t.Run("the fan-out wait grows with the job's size", func(t *testing.T) {
+		for i, tc := range []struct {
+			extra string
+			want  int64
+		}{{`"fanout_extra_seconds":599`, 600}, {`"fanout_extra_seconds":"x"`, 1}, {`"fanout_extra_seconds":-5`, 1}, {"", 1}} {
+			h.t = t
+			job := fmt.Sprintf("ade-0000000002%02d", i)
+			h.putJob(job, 0, 2)
+			exec := h.startWith(hasty, job, tc.extra)
+			ev := h.waitFor(exec, "the fan-out task", func(ev []sfntypes.HistoryEvent) bool {
+				return count(ev, sfntypes.HistoryEventTypeTaskScheduled) >= 1
+			})
+			for _, e := range ev {
+				if e.Type == sfntypes.HistoryEventTypeTaskScheduled {
+					if got := aws.ToInt64(e.TaskScheduledEventDetails.TimeoutInSeconds); got != tc.want {
+						t.Errorf("input %s: fan-out timeout %d s, want %d", tc.extra, got, tc.want)
+					}
+				}
+			}
+			if _, err := h.sfn.StopExecution(h.ctx, &sfn.StopExecutionInput{ExecutionArn: &exec}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }

@@ -1,7 +1,7 @@
 // Package statemachine holds the analysis job's Step Functions definition,
 // analysis.asl.json, which template.yaml deploys with DefinitionSubstitutions
-// (DispatchFunctionArn, MergeFunctionArn, TableName, FanOutTimeoutSeconds,
-// CheckIntervalSeconds). Its tests run the real file in moto's Step Functions.
+// (Partition, DispatchFunctionArn, MergeFunctionArn, TableName, FanOutTimeoutSeconds,
+// CheckIntervalSeconds, MaxChecksWithoutProgress). Its tests run the real file in moto's Step Functions.
 package statemachine
 
 import (
@@ -17,5 +17,5 @@ func Definition() []byte { return slices.Clone(definition) }
 
 // Substitutions lists the DefinitionSubstitutions the definition uses.
 func Substitutions() []string {
-	return []string{"DispatchFunctionArn", "MergeFunctionArn", "TableName", "FanOutTimeoutSeconds", "CheckIntervalSeconds"}
+	return []string{"Partition", "DispatchFunctionArn", "MergeFunctionArn", "TableName", "FanOutTimeoutSeconds", "CheckIntervalSeconds", "MaxChecksWithoutProgress"}
 }

@@ -60,20 +60,21 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 		return nil, err
 	}
 	d := &cloud.Dispatcher{
-		MaxCostUSD:      env.MaxCostUSD,
-		Pricing:         cloud.Pricing{Table: prices, BaseURL: pcfg.BaseURL},
-		Store:           store,
-		Cache:           store,
-		Objects:         bucket,
-		Links:           bucket,
-		Queue:           sqsq.New(sqs.NewFromConfig(awsCfg), env.QueueURL),
-		Executions:      sfn.NewFromConfig(awsCfg),
-		Bucket:          env.BucketName,
-		StateMachineARN: env.StateMachineARN,
-		InputPrefix:     env.InputPrefix,
-		Provider:        pcfg.Name,
-		Model:           pcfg.Model,
-		Logger:          cloud.NewLogger(os.Stdout, env.LogLevel),
+		MaxCostUSD:               env.MaxCostUSD,
+		Pricing:                  cloud.Pricing{Table: prices, BaseURL: pcfg.BaseURL},
+		Store:                    store,
+		Cache:                    store,
+		Objects:                  bucket,
+		Links:                    bucket,
+		Queue:                    sqsq.New(sqs.NewFromConfig(awsCfg), env.QueueURL),
+		Executions:               sfn.NewFromConfig(awsCfg),
+		Bucket:                   env.BucketName,
+		StateMachineARN:          env.StateMachineARN,
+		InputPrefix:              env.InputPrefix,
+		FanOutSecondsPerExercise: env.FanOutSecondsPerExercise,
+		Provider:                 pcfg.Name,
+		Model:                    pcfg.Model,
+		Logger:                   cloud.NewLogger(os.Stdout, env.LogLevel),
 	}
 	return d.Handle, nil
 }

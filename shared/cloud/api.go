@@ -261,7 +261,7 @@ func (d *Dispatcher) post(ctx context.Context, req events.APIGatewayV2HTTPReques
 		}
 		status = existing.Status
 	}
-	if err := d.startExecution(ctx, id, cf.Course.Code); err != nil {
+	if err := d.startExecution(ctx, id, cf.Course.Code, job.Total); err != nil {
 		return d.serverError(ctx, log, "starting execution", err)
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "job accepted", slog.Int("exercises", job.Total), slog.Bool("duplicate", !created))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -46,6 +47,8 @@ type CacheLookup interface {
 type Objects interface {
 	// Get returns at most limit+1 bytes of the object; KindNotFound when missing.
 	Get(ctx context.Context, key string, limit int64) ([]byte, error)
+	// GetVersion is Get of one version ("" the newest); KindNotFound when missing.
+	GetVersion(ctx context.Context, key, versionID string, limit int64) ([]byte, error)
 	// GetJSON decodes the object at key; KindNotFound when missing.
 	GetJSON(ctx context.Context, key string, v any) error
 	// PutJSON writes v as JSON at key.
@@ -98,6 +101,9 @@ type Dispatcher struct {
 	MaxInlineBytes int
 	// ResultURLTTL is the validity of a result_url (default DefaultResultURLTTL).
 	ResultURLTTL time.Duration
+	// FanOutSecondsPerExercise is added to the state machine's fan-out wait for every
+	// exercise of the job (ExecutionInput.FanOutExtraSeconds); 0 adds nothing.
+	FanOutSecondsPerExercise int
 	// UploadURLTTL is the validity of an upload URL (default DefaultUploadURLTTL).
 	UploadURLTTL time.Duration
 
@@ -152,6 +158,12 @@ func (d *Dispatcher) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 		return nil, invalid("cloud.Dispatch", "event is not a JSON object: %w", err)
 	}
 	switch {
+	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs":
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, invalid("cloud.Dispatch", "decoding SQS event: %w", err)
+		}
+		return d.Replay(ctx, ev), nil
 	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:s3":
 		var ev S3Event
 		if err := json.Unmarshal(raw, &ev); err != nil {
@@ -172,6 +184,44 @@ func (d *Dispatcher) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 		return nil, d.FanOut(ctx, in)
 	}
 	return nil, invalid("cloud.Dispatch", "unknown event shape")
+}
+
+// DestinationRecord is what Lambda sends to an asynchronous invocation's failure
+// destination: the original event in RequestPayload.
+type DestinationRecord struct {
+	RequestContext struct {
+		RequestID string `json:"requestId"`
+		Condition string `json:"condition"`
+	} `json:"requestContext"`
+	RequestPayload json.RawMessage `json:"requestPayload"`
+}
+
+// Replay handles the failure destination's queue (the dispatch DLQ) when its event
+// source mapping is enabled: every message is an S3 notification whose asynchronous
+// dispatch failed every attempt, dispatched again (a job already recorded is a
+// no-op). A message that fails again is reported back to the queue; one that is no
+// S3 notification is logged and dropped.
+func (d *Dispatcher) Replay(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
+	log := discard(d.Logger)
+	var resp events.SQSEventResponse
+	for _, m := range ev.Records {
+		var rec DestinationRecord
+		var s3ev S3Event
+		if err := json.Unmarshal([]byte(m.Body), &rec); err != nil || json.Unmarshal(rec.RequestPayload, &s3ev) != nil ||
+			len(s3ev.Records) == 0 || s3ev.Records[0].EventSource != "aws:s3" {
+			log.LogAttrs(ctx, slog.LevelError, "dropping a replay message that is no failed S3 dispatch", slog.String("message_id", m.MessageId))
+			continue
+		}
+		if err := d.HandleS3(ctx, s3ev); err != nil {
+			log.LogAttrs(ctx, slog.LevelError, "replayed S3 dispatch failed again", slog.String("message_id", m.MessageId),
+				slog.String("error", err.Error()))
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			continue
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "replayed S3 dispatch", slog.String("message_id", m.MessageId),
+			slog.String("failed_request", rec.RequestContext.RequestID))
+	}
+	return resp
 }
 
 // S3Event is the part of an S3 notification dispatch reads. Keys are kept encoded
@@ -267,7 +317,9 @@ func (d *Dispatcher) S3Record(ctx context.Context, rec S3Record) error {
 		return nil
 	}
 	limits := d.limits()
-	data, err := d.Objects.Get(ctx, key, limits.MaxFileBytes)
+	// The version the event is about: a second upload to the key may already be the
+	// newest, and is dispatched by its own event.
+	data, err := d.Objects.GetVersion(ctx, key, rec.S3.Object.VersionID, limits.MaxFileBytes)
 	if examina.IsNotFound(err) {
 		log.LogAttrs(ctx, slog.LevelWarn, "S3 object vanished before dispatch", slog.String("key", key))
 		return nil
@@ -331,7 +383,7 @@ func (d *Dispatcher) S3Record(ctx context.Context, rec S3Record) error {
 			return nil
 		}
 	}
-	if err := d.startExecution(ctx, id, cf.Course.Code); err != nil {
+	if err := d.startExecution(ctx, id, cf.Course.Code, job.Total); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "job dispatched", slog.Int("exercises", job.Total), slog.Bool("duplicate", !created))
@@ -364,8 +416,13 @@ func (d *Dispatcher) newJob(id string, c examina.Course, source string) examina.
 
 // startExecution starts the execution named after the job. Starting it again with the
 // same name and input succeeds (ExecutionAlreadyExists included): idempotent.
-func (d *Dispatcher) startExecution(ctx context.Context, id, code string) error {
-	input, err := json.Marshal(ExecutionInput{JobID: id, Course: code})
+func (d *Dispatcher) startExecution(ctx context.Context, id, code string, total int) error {
+	in := ExecutionInput{JobID: id, Course: code}
+	if d.FanOutSecondsPerExercise > 0 {
+		extra := min(int64(total)*int64(d.FanOutSecondsPerExercise), MaxFanOutExtraSeconds)
+		in.FanOutExtraSeconds = &extra
+	}
+	input, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,10 @@ type Env struct {
 	// MaxDefer is how long an exercise may keep being deferred (EXAMINA_MAX_DEFER_SECONDS,
 	// default 3600: the fan-out's timeout).
 	MaxDefer time.Duration
-	LogLevel slog.Level
+	// FanOutSecondsPerExercise is EXAMINA_FANOUT_SECONDS_PER_EXERCISE (dispatch
+	// only), default 0: nothing added to the fan-out wait.
+	FanOutSecondsPerExercise int
+	LogLevel                 slog.Level
 }
 
 // LoadEnv reads the configuration through getenv (os.Getenv in the mains). It fails
@@ -66,6 +69,13 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		return Env{}, err
 	}
 	e.MaxWait, e.MaxDefer = time.Duration(waitMS)*time.Millisecond, time.Duration(deferS)*time.Second
+	if v := getenv("EXAMINA_FANOUT_SECONDS_PER_EXERCISE"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 0 {
+			return Env{}, fmt.Errorf("EXAMINA_FANOUT_SECONDS_PER_EXERCISE=%q: want a whole number >= 0", v)
+		}
+		e.FanOutSecondsPerExercise = n
+	}
 	if v := getenv("EXAMINA_MIN_CONFIDENCE"); v != "" {
 		f, perr := strconv.ParseFloat(v, 64)
 		if perr != nil || f < 0 || f > 1 {

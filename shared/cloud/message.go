@@ -100,4 +100,11 @@ type MergeOutput struct {
 type ExecutionInput struct {
 	JobID  string `json:"job_id"`
 	Course string `json:"course"`
+	// FanOutExtraSeconds is added to the fan-out wait (FanOutTimeoutSeconds): the
+	// job's exercises times Dispatcher.FanOutSecondsPerExercise. Absent: none.
+	FanOutExtraSeconds *int64 `json:"fanout_extra_seconds,omitempty"`
 }
+
+// MaxFanOutExtraSeconds keeps the fan-out wait within a Task's TimeoutSeconds limit
+// (99,999,999) and a standard execution's year.
+const MaxFanOutExtraSeconds = 30_000_000

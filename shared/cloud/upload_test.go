@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/examina"
@@ -84,6 +86,7 @@ func TestAPIBodyCapFitsTheInvokeLimit(t *testing.T) {
 func TestUploadRoute(t *testing.T) {
 	s := newStack(t)
 	d := s.dispatcher()
+	d.FanOutSecondsPerExercise = 30
 	upload := func(code, format, idem string) (int, cloud.Upload, string) {
 		req := postRequest(code, "", "", "req-up-"+format+idem)
 		req.RouteKey, req.RawPath = "$default", "/courses/"+code+"/uploads"
@@ -145,6 +148,12 @@ func TestUploadRoute(t *testing.T) {
 	}
 	if got := s.executions(); len(got) != 1 || got[0] != up.JobID {
 		t.Fatalf("executions = %v, want [%s]", got, up.JobID)
+	}
+	// The fan-out wait grows with the job: 3 exercises x 30 s.
+	arn := strings.Replace(s.st.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + up.JobID
+	exec, err := s.sfn.DescribeExecution(s.ctx, &sfn.DescribeExecutionInput{ExecutionArn: &arn})
+	if err != nil || !strings.Contains(aws.ToString(exec.Input), `"fanout_extra_seconds":90`) {
+		t.Fatalf("execution input %s, %v; want fanout_extra_seconds 90", aws.ToString(exec.Input), err)
 	}
 
 	// A file of another course uploaded through ADE's URL is rejected, naming the field.

@@ -372,3 +372,46 @@ func TestEscapedKeys(t *testing.T) {
 		t.Errorf("parsed %+v", cf)
 	}
 }
+
+// TestFieldLengthLimits: every free-form field is bounded at input, with an error
+// naming the field and the limit, so no stored item or queue message can outgrow
+// DynamoDB's or SQS's limits later.
+func TestFieldLengthLimits(t *testing.T) {
+	file := func(name, exercise string) []byte {
+		return []byte(`{"course": {"code": "ADE", "name": "` + name + `"}, "exercises": [` + exercise + `]}`)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		path string // "" for success
+		msg  string
+	}{
+		{"name at the limit", file(strings.Repeat("é", 200), `{"text": "t"}`), "", ""},
+		{"name over the limit", file(strings.Repeat("é", 201), `{"text": "t"}`), "course.name", "201 characters, over the limit of 200"},
+		{"number at the limit", file("n", `{"text": "t", "number": "`+strings.Repeat("9", 32)+`"}`), "", ""},
+		{"number over the limit", file("n", `{"text": "t", "number": "`+strings.Repeat("9", 33)+`"}`), "exercises[0].number", "33 characters, over the limit of 32"},
+		{"integer number over the limit", file("n", `{"text": "t", "number": `+strings.Repeat("9", 33)+`}`), "exercises[0].number", "33 characters, over the limit of 32"},
+		{"source at the limit", file("n", `{"text": "t", "source": "`+strings.Repeat("s", 1000)+`"}`), "", ""},
+		{"source over the limit", file("n", `{"text": "t", "source": "`+strings.Repeat("s", 1001)+`"}`), "exercises[0].source", "1001 characters, over the limit of 1000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := course.Parse(tt.data, "x.json", course.Options{})
+			if tt.path == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			ps := problems(t, err)
+			if len(ps) != 1 || ps[0].Path != tt.path || ps[0].Msg != tt.msg || ps[0].Fix == "" {
+				t.Errorf("problems %+v, want one at %q: %q", ps, tt.path, tt.msg)
+			}
+		})
+	}
+	// A JSONL course's name comes with the file (the API's ?name=, the CLI's flag).
+	_, err := course.Parse([]byte(`{"text": "t"}`), "x.jsonl", course.Options{Course: examina.Course{Code: "ADE", Name: strings.Repeat("x", 201)}})
+	if ps := problems(t, err); len(ps) != 1 || ps[0].Path != "course.name" {
+		t.Errorf("JSONL course name over the limit: %+v", ps)
+	}
+}

@@ -15,11 +15,26 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/examina"
 )
 
-// Field limits that are not configurable: they protect keys in S3 and DynamoDB.
+// Field limits that are not configurable: they protect keys in S3 and DynamoDB, and
+// keep every stored item (DynamoDB: 400 KB) and queue message (SQS: 256 KiB) of an
+// exercise bounded whatever the file holds: an exercise's message carries its text,
+// the previous exercise's text, the course and these fields.
 const (
-	maxCodeChars = 32
-	maxIDChars   = 128
+	maxCodeChars   = 32
+	maxIDChars     = 128
+	maxNameChars   = 200  // course.name
+	maxNumberChars = 32   // exercises[i].number
+	maxSourceChars = 1000 // exercises[i].source
 )
+
+// overLimit reports a field of n characters over limit at off.
+func (p *parser) overLimit(off int, path string, n, limit int, fix string) bool {
+	if n <= limit {
+		return false
+	}
+	p.add(off, path, fmt.Sprintf("%d characters, over the limit of %d", n, limit), fix)
+	return true
+}
 
 // parser validates one course file and collects its problems.
 type parser struct {
@@ -258,6 +273,7 @@ func (p *parser) checkCourse(off int, format Format) {
 	if c.Name == "" && !p.badCourse["name"] {
 		p.add(off, "course.name", "missing", missing("name", "Computer Architecture"))
 	}
+	p.overLimit(at("name"), "course.name", utf8.RuneCountInString(c.Name), maxNameChars, "use a shorter course name")
 	switch c.Language {
 	case "":
 		c.Language = "en"
@@ -378,11 +394,15 @@ func (p *parser) exercise(v []byte, off, pos int) {
 	if number != nil {
 		switch {
 		case number.val[0] == '"':
-			if s, ok := p.str(number.val, number.off, at+".number", ""); ok && strings.TrimSpace(s) != "" {
+			if s, ok := p.str(number.val, number.off, at+".number", ""); ok && strings.TrimSpace(s) != "" &&
+				!p.overLimit(number.off, at+".number", utf8.RuneCountInString(strings.TrimSpace(s)), maxNumberChars,
+					`write the exercise's number (e.g. "3b"), not its text`) {
 				ex.Number = strings.TrimSpace(s)
 			}
 		case typeName(number.val) == "number" && isInteger(number.val):
-			ex.Number = string(number.val)
+			if !p.overLimit(number.off, at+".number", len(number.val), maxNumberChars, "write a shorter exercise number") {
+				ex.Number = string(number.val)
+			}
 		default:
 			found := typeName(number.val)
 			if found == "number" {
@@ -397,7 +417,8 @@ func (p *parser) exercise(v []byte, off, pos int) {
 		p.exercisePage(&ex, page, at)
 	}
 	if source != nil {
-		if s, ok := p.str(source.val, source.off, at+".source", "write the source as a JSON string, e.g. the exam's file name, or omit it"); ok {
+		if s, ok := p.str(source.val, source.off, at+".source", "write the source as a JSON string, e.g. the exam's file name, or omit it"); ok &&
+			!p.overLimit(source.off, at+".source", utf8.RuneCountInString(s), maxSourceChars, "give the exam's file name or reference, not its content") {
 			ex.Source = s
 		}
 	}

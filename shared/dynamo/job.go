@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -405,6 +406,29 @@ func (s *Store) ReleaseSignal(ctx context.Context, jobID string) error {
 // of a result document, and removes any such item a previous merge of the same job
 // wrote that this one does not. Writes go through BatchWriteItem, retrying
 // UnprocessedItems.
+// MaxMergedJSONBytes bounds the JSON a MRG# item keeps: a merged group joins its
+// exercises' texts without a limit, and DynamoDB rejects an item over 400 KB. A group
+// whose JSON is longer has its text cut at a character boundary until it fits, and the
+// item is marked text_truncated; the result document in S3 keeps the whole text.
+const MaxMergedJSONBytes = 350_000
+
+// capMergedText returns m with its text cut so its JSON fits MaxMergedJSONBytes.
+func capMergedText(m examina.MergedExercise) examina.MergedExercise {
+	for {
+		data, err := json.Marshal(m)
+		over := len(data) - MaxMergedJSONBytes
+		if err != nil || over <= 0 || m.Text == "" {
+			return m
+		}
+		// Each byte cut removes at least one byte of JSON.
+		cut := max(len(m.Text)-over, 0)
+		for cut > 0 && !utf8.RuneStart(m.Text[cut]) {
+			cut--
+		}
+		m.Text, m.TextTruncated = m.Text[:cut], true
+	}
+}
+
 func (s *Store) PutMerged(ctx context.Context, res examina.Result) error {
 	const op = "dynamo.PutMerged"
 	if err := ctx.Err(); err != nil {
@@ -432,7 +456,7 @@ func (s *Store) PutMerged(ctx context.Context, res examina.Result) error {
 		if m.Position < 0 || m.Position > 99_999_999 {
 			return examina.E(op, examina.KindInvalid, "merged position %d out of range", m.Position)
 		}
-		if err := add(posSK(prefMerged, m.Position), attrMerged, m); err != nil {
+		if err := add(posSK(prefMerged, m.Position), attrMerged, capMergedText(m)); err != nil {
 			return err
 		}
 	}

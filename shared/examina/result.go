@@ -15,6 +15,9 @@ type MergedExercise struct {
 	MergedFrom []string `json:"merged_from"`
 	Text       string   `json:"text"`
 	Analysis   Analysis `json:"analysis"`
+	// TextTruncated is set on a stored copy (the MRG# item) whose text was cut to
+	// the store's item limit; the result document always has the whole text.
+	TextTruncated bool `json:"text_truncated,omitempty"`
 }
 
 // Topic is an aggregated topic of the course.

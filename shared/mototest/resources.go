@@ -86,8 +86,10 @@ type ProvisionOptions struct {
 // DefaultSubstitutions are the state machine's other DefinitionSubstitutions
 // with values suited to tests: a short fan-out timeout and a one-second check interval.
 var DefaultSubstitutions = map[string]string{
-	"FanOutTimeoutSeconds": "30",
-	"CheckIntervalSeconds": "1",
+	"Partition":                "aws",
+	"FanOutTimeoutSeconds":     "30",
+	"CheckIntervalSeconds":     "1",
+	"MaxChecksWithoutProgress": "120",
 }
 
 // Provision creates the table, queue and DLQ, bucket, the dispatch and merge

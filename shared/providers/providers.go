@@ -193,6 +193,9 @@ func (cfg Config) WithDefaults() (Config, error) {
 	}
 	if cfg.Model == "" {
 		cfg.Model = d.Model
+		if cfg.Name == Bedrock {
+			cfg.Model = BedrockDefaultModel(cfg.Region)
+		}
 	}
 	if cfg.BaseURL == "" && (cfg.Name == Groq || cfg.Name == OpenAI || cfg.Name == Anthropic) {
 		cfg.BaseURL = d.BaseURL
@@ -262,8 +265,7 @@ func New(ctx context.Context, cfg Config) (examina.Provider, error) {
 		}
 		return ollama.New(ollama.Config{Host: host, Model: cfg.Model, HTTP: cfg.HTTP})
 	case Bedrock:
-		return bedrock.New(ctx, bedrock.Config{Model: cfg.Model, Region: cfg.Region, Endpoint: cfg.BaseURL,
-			Structured: strings.Contains(cfg.Model, "anthropic.claude") && anthropic.StructuredOutputFor(cfg.Model) == anthropic.StructuredOutputConfig})
+		return bedrock.New(ctx, bedrock.Config{Model: cfg.Model, Region: cfg.Region, Endpoint: cfg.BaseURL, Structured: BedrockStructured(cfg.Model)})
 	}
 	return nil, fmt.Errorf("providers: %q has no constructor", cfg.Name)
 }

@@ -107,6 +107,10 @@ func (o *memObjects) Get(_ context.Context, key string, limit int64) ([]byte, er
 	return b, nil
 }
 
+func (o *memObjects) GetVersion(ctx context.Context, key, _ string, limit int64) ([]byte, error) {
+	return o.Get(ctx, key, limit)
+}
+
 func (o *memObjects) GetJSON(ctx context.Context, key string, v any) error {
 	b, err := o.Get(ctx, key, 0)
 	if err != nil {

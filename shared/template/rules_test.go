@@ -2,6 +2,8 @@ package template_test
 
 import (
 	"context"
+	"debug/buildinfo"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/providers"
 	"github.com/examina-dev/examina-serverless/shared/template"
 	"github.com/examina-dev/examina-serverless/statemachine"
 )
@@ -126,23 +129,20 @@ func num(t *testing.T, v any) int {
 
 func ref(name string) map[string]any { return map[string]any{"Ref": name} }
 
-const bucketName = "${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"
-
 func TestFunctionsBuildAsProvidedAL2023(t *testing.T) {
 	p := load(t)
 	fns := p.resources("AWS::Serverless::Function")
-	want := map[string]string{"DispatchFunction": "functions/dispatch/", "AnalyzeFunction": "functions/analyze/", "MergeFunction": "functions/merge/"}
-	if len(fns) != len(want) {
-		t.Fatalf("functions = %d, want %d", len(fns), len(want))
+	if len(fns) != len(functionDirs) {
+		t.Fatalf("functions = %d, want %d", len(fns), len(functionDirs))
 	}
 	for name, fn := range fns {
 		t.Run(name, func(t *testing.T) {
 			checks := map[string][2]any{
-				"CodeUri":       {p.functionProp(fn, "CodeUri"), want[name]},
+				"CodeUri":       {p.functionProp(fn, "CodeUri"), "."},
 				"Runtime":       {p.functionProp(fn, "Runtime"), "provided.al2023"},
 				"Handler":       {p.functionProp(fn, "Handler"), "bootstrap"},
 				"Architectures": {p.functionProp(fn, "Architectures"), []any{"arm64"}},
-				"BuildMethod":   {get(fn, "Metadata", "BuildMethod"), "go1.x"},
+				"BuildMethod":   {get(fn, "Metadata", "BuildMethod"), "makefile"},
 				"LogFormat":     {get(fn, "Properties", "LoggingConfig", "LogFormat"), "JSON"},
 			}
 			for what, c := range checks {
@@ -154,19 +154,126 @@ func TestFunctionsBuildAsProvidedAL2023(t *testing.T) {
 			if !ok || get(p.resource(lg), "Properties", "RetentionInDays") == nil {
 				t.Errorf("log group %q missing or without retention", lg)
 			}
-			dir := filepath.Join(p.root, want[name])
-			if _, err := os.Stat(filepath.Join(dir, "main.go")); err != nil {
-				t.Fatalf("CodeUri %s: %v", want[name], err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(t.TempDir(), "bootstrap"), ".")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("go build %s for linux/arm64: %v\n%s", want[name], err, out)
+			if _, err := os.Stat(filepath.Join(p.root, "functions", functionDirs[name], "main.go")); err != nil {
+				t.Fatalf("%s: %v", name, err)
 			}
 		})
+	}
+}
+
+// functionDirs maps each function's logical id to its package under functions/.
+var functionDirs = map[string]string{"DispatchFunction": "dispatch", "AnalyzeFunction": "analyze", "MergeFunction": "merge"}
+
+// TestSamMakefileBuild runs what `sam build` runs for a function with BuildMethod
+// makefile (aws-lambda-builders' CustomMakeBuilder): copy CodeUri, less .aws-sam and
+// .git, to a scratch directory, then in it `make --makefile <CodeUri>/Makefile
+// build-<LogicalId>` with ARTIFACTS_DIR set. The artifact must be the bootstrap the
+// deployment needs: ELF for the function's architecture, static (no interpreter, no
+// dynamic section), stripped, built with CGO_ENABLED=0, -tags lambda.norpc, -trimpath
+// and -ldflags "-s -w".
+func TestSamMakefileBuild(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("make not found")
+		}
+		t.Skip("make not found")
+	}
+	p := load(t)
+	scratch := t.TempDir()
+	copySource(t, p.root, scratch)
+	machines := map[string]elf.Machine{"arm64": elf.EM_AARCH64, "x86_64": elf.EM_X86_64}
+	goarch := map[string]string{"arm64": "arm64", "x86_64": "amd64"}
+	for name, fn := range p.resources("AWS::Serverless::Function") {
+		t.Run(name, func(t *testing.T) {
+			arch := fmt.Sprint(get(p.functionProp(fn, "Architectures"), "0"))
+			codeURI := fmt.Sprint(p.functionProp(fn, "CodeUri"))
+			artifacts := filepath.Join(t.TempDir(), name)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "make", "--makefile", filepath.Join(p.root, codeURI, "Makefile"), "build-"+name)
+			cmd.Dir = scratch
+			cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("make build-%s: %v\n%s", name, err, out)
+			}
+			bin := filepath.Join(artifacts, "bootstrap")
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatalf("bootstrap: %v", err)
+			}
+			defer f.Close()
+			if f.Machine != machines[arch] {
+				t.Errorf("bootstrap is for %v, the function runs on %s", f.Machine, arch)
+			}
+			for _, prog := range f.Progs {
+				if prog.Type == elf.PT_INTERP || prog.Type == elf.PT_DYNAMIC {
+					t.Errorf("bootstrap is dynamically linked (%v)", prog.Type)
+				}
+			}
+			// -trimpath keeps -ldflags out of the build info: -s and -w show as no
+			// symbol table and no DWARF sections.
+			if f.Section(".symtab") != nil {
+				t.Error("bootstrap keeps its symbol table: not built with -ldflags -s")
+			}
+			for _, sec := range f.Sections {
+				if strings.HasPrefix(sec.Name, ".debug_") || strings.HasPrefix(sec.Name, ".zdebug_") {
+					t.Errorf("bootstrap keeps DWARF section %s: not built with -ldflags -w", sec.Name)
+					break
+				}
+			}
+			info, err := buildinfo.ReadFile(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			settings := map[string]string{}
+			for _, s := range info.Settings {
+				settings[s.Key] = s.Value
+			}
+			want := map[string]string{"CGO_ENABLED": "0", "-tags": "lambda.norpc", "-trimpath": "true",
+				"GOOS": "linux", "GOARCH": goarch[arch]}
+			for k, v := range want {
+				if settings[k] != v {
+					t.Errorf("build setting %s = %q, want %q", k, settings[k], v)
+				}
+			}
+			if info.Path != "github.com/examina-dev/examina-serverless/functions/"+functionDirs[name] {
+				t.Errorf("bootstrap is %s", info.Path)
+			}
+			st, _ := os.Stat(bin)
+			t.Logf("%s bootstrap: %d bytes", name, st.Size())
+		})
+	}
+}
+
+// copySource copies dir into dst as CopySourceAction does, without .aws-sam and .git.
+func copySource(t *testing.T, dir, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() && (d.Name() == ".aws-sam" || d.Name() == ".git" || (rel == "bin" || rel == "out")) {
+			return filepath.SkipDir
+		}
+		if d.Name() == ".git" { // a worktree's .git file
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -310,12 +417,117 @@ func (p *tpl) statements() map[string][]any {
 }
 
 // objectPrefix is an object ARN of the stack's bucket under one named key prefix.
-var objectPrefix = regexp.MustCompile(`^map\[Fn::Sub:arn:\$\{AWS::Partition\}:s3:::\$\{AWS::StackName\}-\$\{AWS::AccountId\}-\$\{AWS::Region\}/[a-z]+/\*\]$`)
+var objectPrefix = regexp.MustCompile(`^arn:\$\{AWS::Partition\}:s3:::examina-\$\{AWS::AccountId\}-\$\{AWS::Region\}-\$\{StackId\}/[a-z]+/\*$`)
 
-// keyPrefixOnly reports whether every "*" of res ends a named key prefix of the
-// stack's bucket (".../input/*"): the one wildcard S3 object grants need.
-func keyPrefixOnly(res string) bool {
-	return objectPrefix.MatchString(res)
+// keyPrefixOnly reports whether res is an object ARN of the stack's bucket (its name
+// built as BucketName is) under a named key prefix (".../input/*"): the one wildcard
+// S3 object grants need.
+func (p *tpl) keyPrefixOnly(res any) bool {
+	sub, ok := get(res, "Fn::Sub").([]any)
+	if !ok || len(sub) != 2 {
+		return false
+	}
+	tmpl, _ := sub[0].(string)
+	bucket, _ := get(p.resource("Bucket"), "Properties", "BucketName", "Fn::Sub").([]any)
+	return objectPrefix.MatchString(tmpl) && len(bucket) == 2 && reflect.DeepEqual(sub[1], bucket[1])
+}
+
+// bedrockScoped reports whether a Bedrock statement's wildcards are the scoped ones:
+// foundation models reached only through the configured profile (a condition on
+// bedrock:InferenceProfileArn), or the default model's profiles and foundation model.
+func bedrockScoped(s any) bool {
+	switch get(s, "Sid") {
+	case "FoundationModelsThroughTheProfile":
+		return get(s, "Condition", "StringEquals", "bedrock:InferenceProfileArn") != nil
+	case "InvokeTheDefaultModel":
+		for _, r := range get(s, "Resource").([]any) {
+			if sub := fmt.Sprint(get(r, "Fn::Sub")); !strings.HasSuffix(sub, "/"+bedrockDefaultBase) && !strings.HasSuffix(sub, "/*."+bedrockDefaultBase) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+const bedrockDefaultBase = "anthropic.claude-haiku-4-5-20251001-v1:0"
+
+// iamMatch reports whether arn matches the IAM resource pattern (* any run, ? one).
+func iamMatch(pattern, arn string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(arn)
+}
+
+// TestBedrockPermissions: the analyze role may call the model the function calls,
+// whatever the deployment's region: the default model's inference profile
+// (providers.BedrockDefaultModel) and its foundation model in every region the
+// profile routes to; a configured model by its profile or foundation model ARN.
+func TestBedrockPermissions(t *testing.T) {
+	p := load(t)
+	var def, conf, through []string
+	for _, s := range p.statements()["AnalyzeFunction"] {
+		var res []string
+		switch r := get(s, "Resource").(type) {
+		case []any:
+			for _, x := range r {
+				res = append(res, fmt.Sprint(get(x, "Fn::Sub")))
+			}
+		default:
+			res = append(res, fmt.Sprint(get(r, "Fn::Sub")))
+		}
+		switch get(s, "Sid") {
+		case "InvokeTheDefaultModel":
+			def = res
+		case "InvokeTheConfiguredModel":
+			conf = res
+		case "FoundationModelsThroughTheProfile":
+			through = res
+		}
+	}
+	sub := func(pattern, region, model string) string {
+		return strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", region, "${AWS::AccountId}", "123456789012", "${Model}", model).Replace(pattern)
+	}
+	anyMatch := func(patterns []string, region, model, arn string) bool {
+		for _, pt := range patterns {
+			if iamMatch(sub(pt, region, model), arn) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(def) == 0 || len(conf) == 0 || len(through) == 0 {
+		t.Fatalf("Bedrock statements: default %v, configured %v, through profile %v", def, conf, through)
+	}
+	for _, region := range []string{"us-east-1", "eu-west-1", "eu-south-2", "ap-northeast-1", "ap-southeast-2", "sa-east-1"} {
+		model := providers.BedrockDefaultModel(region)
+		base, _ := providers.BedrockFoundationModel(model)
+		if base != bedrockDefaultBase {
+			t.Fatalf("default model %q is not %s: update the template's InvokeTheDefaultModel", model, bedrockDefaultBase)
+		}
+		if arn := "arn:aws:bedrock:" + region + ":123456789012:inference-profile/" + model; !anyMatch(def, region, "", arn) {
+			t.Errorf("%s: the default statement does not grant %s", region, arn)
+		}
+		for _, routed := range []string{"us-west-2", "eu-central-1", "ap-northeast-3", ""} {
+			if arn := "arn:aws:bedrock:" + routed + "::foundation-model/" + base; !anyMatch(def, region, "", arn) {
+				t.Errorf("%s: the default statement does not grant %s", region, arn)
+			}
+		}
+		// A configured profile and the foundation models behind it, or a plain model.
+		const profile = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+		if arn := "arn:aws:bedrock:" + region + ":123456789012:inference-profile/" + profile; !anyMatch(conf, region, profile, arn) {
+			t.Errorf("%s: configured profile %s not granted", region, arn)
+		}
+		if !anyMatch(through, region, profile, "arn:aws:bedrock:eu-west-3::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0") {
+			t.Errorf("%s: foundation models behind the profile not granted", region)
+		}
+		const plain = "anthropic.claude-3-haiku-20240307-v1:0"
+		if !anyMatch(conf, region, plain, "arn:aws:bedrock:"+region+"::foundation-model/"+plain) {
+			t.Errorf("%s: configured foundation model not granted", region)
+		}
+	}
+	if got := p.env(p.resource("AnalyzeFunction"))["EXAMINA_MODEL"]; !reflect.DeepEqual(got, ref("Model")) {
+		t.Errorf("EXAMINA_MODEL = %v: the function must pick the default itself, from AWS_REGION", got)
+	}
 }
 
 func TestNoWildcardResources(t *testing.T) {
@@ -324,10 +536,13 @@ func TestNoWildcardResources(t *testing.T) {
 	for owner, stmts := range p.statements() {
 		for _, s := range stmts {
 			res := fmt.Sprint(get(s, "Resource"))
-			if !strings.Contains(res, "*") || keyPrefixOnly(res) {
+			if !strings.Contains(res, "*") || p.keyPrefixOnly(get(s, "Resource")) {
 				continue
 			}
 			actions := fmt.Sprint(get(s, "Action"))
+			if owner == "AnalyzeFunction" && actions == "[bedrock:InvokeModel]" && bedrockScoped(s) {
+				continue // checked by TestBedrockPermissions
+			}
 			if owner == "AnalyzeFunction" && get(s, "Sid") == "CompleteFanOutTask" && res == "*" &&
 				actions == "[states:SendTaskSuccess states:SendTaskFailure]" {
 				found++
@@ -385,20 +600,126 @@ func TestPrefixesDoNotOverlap(t *testing.T) {
 	}
 }
 
+// eval evaluates the intrinsic functions names are built with (Ref of a pseudo
+// parameter, Fn::Sub, Fn::Select, Fn::Split) against the given pseudo parameters.
+func eval(t *testing.T, v any, pseudo map[string]string) any {
+	t.Helper()
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		switch {
+		case x["Ref"] != nil:
+			r, ok := pseudo[fmt.Sprint(x["Ref"])]
+			if !ok {
+				t.Fatalf("Ref %v is not a pseudo parameter", x["Ref"])
+			}
+			return r
+		case x["Fn::Split"] != nil:
+			args := x["Fn::Split"].([]any)
+			parts := strings.Split(eval(t, args[1], pseudo).(string), fmt.Sprint(args[0]))
+			out := make([]any, len(parts))
+			for i, p := range parts {
+				out[i] = p
+			}
+			return out
+		case x["Fn::Select"] != nil:
+			args := x["Fn::Select"].([]any)
+			list := eval(t, args[1], pseudo).([]any)
+			return list[num(t, args[0])]
+		case x["Fn::Sub"] != nil:
+			tmpl, vars := "", map[string]string{}
+			switch a := x["Fn::Sub"].(type) {
+			case string:
+				tmpl = a
+			case []any:
+				tmpl = a[0].(string)
+				for k, e := range a[1].(map[string]any) {
+					vars[k] = eval(t, e, pseudo).(string)
+				}
+			}
+			return regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`).ReplaceAllStringFunc(tmpl, func(m string) string {
+				name := m[2 : len(m)-1]
+				if v, ok := vars[name]; ok {
+					return v
+				}
+				if v, ok := pseudo[name]; ok {
+					return v
+				}
+				t.Fatalf("Fn::Sub %q: %s is not a variable or pseudo parameter", tmpl, name)
+				return ""
+			})
+		}
+	}
+	t.Fatalf("cannot evaluate %v", v)
+	return nil
+}
+
+var bucketNameRule = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// TestNamesBuiltNotReferenced: the bucket's and the state machine's names are built
+// (functions name them without a dependency cycle) the same way everywhere, and stay
+// valid for any stack name: upper case, 128 characters, the longest regions.
 func TestNamesBuiltNotReferenced(t *testing.T) {
 	p := load(t)
-	// The bucket's name is built so functions can name it without a cycle.
-	sub := map[string]any{"Fn::Sub": bucketName}
-	if got := get(p.resource("Bucket"), "Properties", "BucketName"); !reflect.DeepEqual(got, sub) {
-		t.Errorf("BucketName = %v, want %v", got, sub)
+	bucket := get(p.resource("Bucket"), "Properties", "BucketName")
+	if got := get(p.doc, "Globals", "Function", "Environment", "Variables", "BUCKET_NAME"); !reflect.DeepEqual(got, bucket) {
+		t.Errorf("BUCKET_NAME = %v, want the bucket's name %v", got, bucket)
 	}
-	if got := get(p.doc, "Globals", "Function", "Environment", "Variables", "BUCKET_NAME"); !reflect.DeepEqual(got, sub) {
-		t.Errorf("BUCKET_NAME = %v, want %v", got, sub)
+	sm := get(p.resource("AnalysisStateMachine"), "Properties", "Name")
+	arn := get(p.env(p.resource("DispatchFunction")), "STATE_MACHINE_ARN")
+	for _, stack := range []string{"examina-serverless", "Examina-PROD", "A" + strings.Repeat("b-C", 42) + "x"} {
+		for _, region := range []string{"us-east-1", "ap-southeast-5", "us-gov-west-1", "cn-northwest-1"} {
+			pseudo := map[string]string{"AWS::StackName": stack, "AWS::Region": region, "AWS::AccountId": "123456789012",
+				"AWS::Partition": "aws", "AWS::StackId": "arn:aws:cloudformation:" + region + ":123456789012:stack/" + stack + "/51af3dc0-da77-11e4-872e-1234567db123"}
+			name := eval(t, bucket, pseudo).(string)
+			if !bucketNameRule.MatchString(name) || strings.Contains(name, "..") {
+				t.Errorf("stack %q in %s: bucket name %q (%d characters) breaks S3's rules", stack, region, name, len(name))
+			}
+			smName := eval(t, sm, pseudo).(string)
+			if len(smName) > 80 || !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(smName) {
+				t.Errorf("stack %q: state machine name %q (%d characters) breaks Step Functions' rules", stack, smName, len(smName))
+			}
+			if got := eval(t, arn, pseudo).(string); got != "arn:aws:states:"+region+":123456789012:stateMachine:"+smName {
+				t.Errorf("STATE_MACHINE_ARN %q does not name the state machine %q", got, smName)
+			}
+		}
 	}
-	sm := get(p.resource("AnalysisStateMachine"), "Properties", "Name", "Fn::Sub")
-	arn, _ := get(p.env(p.resource("DispatchFunction")), "STATE_MACHINE_ARN", "Fn::Sub").(string)
-	if sm == nil || !strings.HasSuffix(arn, ":stateMachine:"+fmt.Sprint(sm)) {
-		t.Errorf("STATE_MACHINE_ARN %q does not name the state machine %v", arn, sm)
+	// Two stacks get two buckets (S3 names are global).
+	a := map[string]string{"AWS::Region": "us-east-1", "AWS::AccountId": "1", "AWS::StackId": "arn:aws:cloudformation:us-east-1:1:stack/x/51af3dc0-da77-11e4-872e-1234567db123"}
+	b := map[string]string{"AWS::Region": "us-east-1", "AWS::AccountId": "1", "AWS::StackId": "arn:aws:cloudformation:us-east-1:1:stack/x/0c1d2e3f-da77-11e4-872e-abcdef012345"}
+	if eval(t, bucket, a) == eval(t, bucket, b) {
+		t.Error("the bucket name does not depend on the stack id")
+	}
+}
+
+// TestDeployableAgain: a failed first deploy rolls back without leaving the named
+// bucket behind (the next create would fail on it); no ARN hard-codes a partition.
+func TestDeployableAgain(t *testing.T) {
+	p := load(t)
+	if got := p.resource("Bucket")["DeletionPolicy"]; got != "RetainExceptOnCreate" {
+		t.Errorf("bucket DeletionPolicy = %v, want RetainExceptOnCreate", got)
+	}
+	for name, r := range p.doc["Resources"].(map[string]any) {
+		if get(r, "DeletionPolicy") == "Retain" {
+			t.Errorf("%s: DeletionPolicy Retain, want RetainExceptOnCreate", name)
+		}
+	}
+	for _, file := range []string{"template.yaml", mototest.StateMachinePath} {
+		data, err := os.ReadFile(filepath.Join(p.root, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.Index(string(data), "arn:aws:"); i >= 0 {
+			t.Errorf("%s hard-codes the aws partition: %.60s", file, data[i:])
+		}
+	}
+	sam, err := os.ReadFile(filepath.Join(p.root, "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regexp.MustCompile(`(?m)^\s*cached\s*=\s*true`).Match(sam) {
+		t.Error("samconfig.toml: cached = true deploys stale binaries (the cache hashes CodeUri only)")
 	}
 }
 
@@ -503,5 +824,98 @@ func TestCfnLint(t *testing.T) {
 	cmd.Dir = p.root
 	if out, err := cmd.CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) != 0 {
 		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+	}
+}
+
+// TestNumericSubstitutionsAreIntegers: the state machine reads FanOutTimeoutSeconds,
+// CheckIntervalSeconds and MaxChecksWithoutProgress as integers (TimeoutSecondsPath,
+// SecondsPath): each is a literal whole number or a String parameter whose pattern
+// admits only whole numbers (a Number parameter accepts 60.5).
+func TestNumericSubstitutionsAreIntegers(t *testing.T) {
+	p := load(t)
+	subs := get(p.resource("AnalysisStateMachine"), "Properties", "DefinitionSubstitutions").(map[string]any)
+	whole := regexp.MustCompile(`^[0-9]+$`)
+	for _, name := range []string{"FanOutTimeoutSeconds", "CheckIntervalSeconds", "MaxChecksWithoutProgress"} {
+		v := subs[name]
+		if s, ok := v.(string); ok {
+			if !whole.MatchString(s) {
+				t.Errorf("%s = %q, not a whole number", name, s)
+			}
+			continue
+		}
+		param, _ := get(v, "Ref").(string)
+		checkIntegerParameter(t, p, param)
+	}
+	// FanOutSecondsPerExercise reaches dispatch as an environment variable it parses
+	// as an integer.
+	if got := p.env(p.resource("DispatchFunction"))["EXAMINA_FANOUT_SECONDS_PER_EXERCISE"]; !reflect.DeepEqual(got, ref("FanOutSecondsPerExercise")) {
+		t.Errorf("EXAMINA_FANOUT_SECONDS_PER_EXERCISE = %v", got)
+	}
+	checkIntegerParameter(t, p, "FanOutSecondsPerExercise")
+}
+
+func checkIntegerParameter(t *testing.T, p *tpl, name string) {
+	t.Helper()
+	param, ok := get(p.doc, "Parameters", name).(map[string]any)
+	if !ok {
+		t.Errorf("parameter %q missing", name)
+		return
+	}
+	pat, _ := param["AllowedPattern"].(string)
+	if param["Type"] != "String" || pat == "" {
+		t.Errorf("%s: Type %v, AllowedPattern %q; want a String with an integer-only pattern", name, param["Type"], pat)
+		return
+	}
+	re := regexp.MustCompile(pat)
+	for _, bad := range []string{"60.5", "1e3", "-1", "", " 60", "abc", "0x10"} {
+		if re.MatchString(bad) {
+			t.Errorf("%s: pattern %s admits %q", name, pat, bad)
+		}
+	}
+	if def := fmt.Sprint(param["Default"]); !re.MatchString(def) || !regexp.MustCompile(`^[0-9]+$`).MatchString(def) {
+		t.Errorf("%s: Default %q", name, def)
+	}
+}
+
+// TestFunctionMemoryLimits: every function sets GOMEMLIMIT to 90% of its memory, so
+// the Go GC works harder before Lambda kills the function; dispatch has the memory
+// TestFanOutFiveThousandExercises (shared/cloud) sized it for.
+func TestFunctionMemoryLimits(t *testing.T) {
+	p := load(t)
+	for name, fn := range p.resources("AWS::Serverless::Function") {
+		mem := num(t, p.functionProp(fn, "MemorySize"))
+		want := fmt.Sprintf("%dMiB", mem*9/10)
+		if got := p.env(fn)["GOMEMLIMIT"]; got != want {
+			t.Errorf("%s (%d MB): GOMEMLIMIT = %v, want %s", name, mem, got, want)
+		}
+	}
+	if mem := num(t, p.functionProp(p.resource("DispatchFunction"), "MemorySize")); mem != 512 {
+		t.Errorf("DispatchFunction MemorySize = %d: update dispatchMemoryMiB in shared/cloud/bigjob_test.go", mem)
+	}
+}
+
+// TestDispatchFailuresAreKept: S3 invokes dispatch asynchronously; an event whose
+// dispatch fails every attempt goes to a failure destination (an encrypted queue that
+// keeps it 14 days), and a disabled event source mapping on that queue replays it.
+func TestDispatchFailuresAreKept(t *testing.T) {
+	p := load(t)
+	fn := p.resource("DispatchFunction")
+	cfg := get(fn, "Properties", "EventInvokeConfig")
+	dest, _ := get(cfg, "DestinationConfig", "OnFailure", "Destination", "Fn::GetAtt", "0").(string)
+	if get(cfg, "DestinationConfig", "OnFailure", "Type") != "SQS" || dest == "" {
+		t.Fatalf("EventInvokeConfig = %v, want an SQS failure destination", cfg)
+	}
+	q := p.resource(dest)
+	if get(q, "Type") != "AWS::SQS::Queue" || num(t, get(q, "Properties", "MessageRetentionPeriod")) != 1209600 ||
+		num(t, get(q, "Properties", "VisibilityTimeout")) < 6*num(t, p.functionProp(fn, "Timeout")) {
+		t.Errorf("failure destination %s = %v", dest, get(q, "Properties"))
+	}
+	replay := get(fn, "Properties", "Events", "ReplayFailedUploads", "Properties")
+	if get(replay, "Queue", "Fn::GetAtt", "0") != dest || get(replay, "Enabled") != false ||
+		!reflect.DeepEqual(get(replay, "FunctionResponseTypes"), []any{"ReportBatchItemFailures"}) {
+		t.Errorf("replay mapping = %v, want a disabled SQS event on %s reporting item failures", replay, dest)
+	}
+	if get(p.doc, "Outputs", "DispatchReplayMapping", "Value") == nil {
+		t.Error("no output names the replay mapping")
 	}
 }
