@@ -252,6 +252,12 @@ func learnTexts(outLang, courseLang string, texts []string) *Model {
 	names := nameClusters(groups, clusters, table, outLang)
 
 	// 5-6: per-group analysis, copied to the group's items.
+	loops := map[int]string{}
+	for ci, c := range clusters {
+		for gi, name := range clusterLoops(c, groups, units, table, n, names[ci]) {
+			loops[gi] = name
+		}
+	}
 	for gi, g := range groups {
 		c := clusters[g.cluster]
 		res := Result{IsValidExercise: true}
@@ -260,7 +266,7 @@ func learnTexts(outLang, courseLang string, texts []string) *Model {
 		if g.lang == "" {
 			res.Confidence = round2(res.Confidence * 0.9)
 		}
-		res.CoreLoopName = coreLoopName(g, units, table, n, res.Topic, outLang)
+		res.CoreLoopName = loops[gi]
 		res.Procedure = procedure(g, units)
 		res.Difficulty = difficulty(g.raw, normalize(g.raw), len(res.Procedure))
 		res.Variations = variations(g, table, res.Topic, res.CoreLoopName)
@@ -270,7 +276,6 @@ func learnTexts(outLang, courseLang string, texts []string) *Model {
 			r.ShouldMergeWithPrevious = units[ui].merge
 			m.results[ui] = r
 		}
-		_ = gi
 	}
 	for i, u := range units {
 		switch {
@@ -717,10 +722,14 @@ func groupConfidence(g *group, c *cluster, groups []*group, table *phraseTable) 
 	return 0.3
 }
 
-// coreLoopName names the group's task: its verb and the most shared phrase among the
-// words that follow it (the verb's object), else the topic. A group without a verb of
-// instruction gets the topic with a generic verb; in an unknown language, the topic.
-func coreLoopName(g *group, units []unit, table *phraseTable, n int, topic, lang string) string {
+// loopKey is a task: its verb and the phrase (a term) it acts on, "" for none.
+type loopKey struct{ verb, obj string }
+
+// groupTask finds the group's task: the first verb of instruction of its opener (or
+// of a fragment) and, among the words that follow it, the phrase most shared with the
+// other exercises of its topic (share counts the topic's groups holding each term),
+// else the phrase most shared in the course.
+func groupTask(g *group, units []unit, table *phraseTable, n int, share map[string]int) loopKey {
 	t := g.task
 	if t.verb == "" {
 		for _, ui := range g.units[1:] {
@@ -731,20 +740,12 @@ func coreLoopName(g *group, units []unit, table *phraseTable, n int, topic, lang
 		}
 	}
 	if t.verb == "" {
-		switch g.lang {
-		case langIT:
-			return "Analizzare " + lowerFirst(topic)
-		case langEN:
-			return "Analyse " + lowerFirst(topic)
-		}
-		return topic
+		return loopKey{}
 	}
 	after := t.after
 	if len(after) > clauseWords {
 		after = after[:clauseWords]
 	}
-	obj := ""
-	bestScore := 0.0
 	var stems []string
 	var content []int
 	for i, w := range after {
@@ -754,17 +755,21 @@ func coreLoopName(g *group, units []unit, table *phraseTable, n int, topic, lang
 		stems = append(stems, stem(g.lang, w))
 		content = append(content, i)
 	}
+	obj, best := "", 0.0
 	consider := func(term string) {
 		df := table.df[term]
 		if df < 2 || (n >= 6 && float64(df) > commonShare*float64(n)) {
 			return
 		}
-		score := float64(df)
+		score := 0.1 * float64(df) // shared in the course only
+		if sh := share[term]; sh >= 2 {
+			score = float64(sh)
+		}
 		if strings.IndexByte(term, ' ') >= 0 {
 			score *= 2
 		}
-		if score > bestScore {
-			bestScore, obj = score, table.best(term)
+		if score > best {
+			best, obj = score, term
 		}
 	}
 	for k := range stems {
@@ -773,13 +778,79 @@ func coreLoopName(g *group, units []unit, table *phraseTable, n int, topic, lang
 			consider(stems[k] + " " + stems[k+1])
 		}
 	}
-	if obj == "" {
-		obj = lowerFirst(topic)
+	return loopKey{t.verb, obj}
+}
+
+// clusterLoops names the core loop of every group of a topic. A task (verb and
+// phrase) that two or more of the topic's exercises set is a core loop of its own;
+// every other exercise takes the topic's most frequent task, or, when no task
+// repeats, the topic's most frequent verb applied to the topic.
+func clusterLoops(c *cluster, groups []*group, units []unit, table *phraseTable, n int, topic string) map[int]string {
+	share := map[string]int{}
+	for _, gi := range c.members {
+		for t := range groups[gi].tf {
+			share[t]++
+		}
 	}
-	if strings.HasPrefix(strings.ToLower(obj), t.verb+" ") {
+	keys := make([]loopKey, len(c.members))
+	count := map[loopKey]int{}
+	verbs := map[string]int{}
+	for k, gi := range c.members {
+		keys[k] = groupTask(groups[gi], units, table, n, share)
+		if keys[k].verb != "" {
+			count[keys[k]]++
+			verbs[keys[k].verb]++
+		}
+	}
+	dominant := loopKey{}
+	for _, k := range keys {
+		if count[k] > count[dominant] {
+			dominant = k
+		}
+	}
+	if count[dominant] < 2 && len(c.members) >= 2 {
+		v := ""
+		for _, k := range keys {
+			if k.verb != "" && verbs[k.verb] > verbs[v] {
+				v = k.verb
+			}
+		}
+		dominant = loopKey{verb: v}
+	}
+	out := map[int]string{}
+	for k, gi := range c.members {
+		key := keys[k]
+		if len(c.members) >= 2 && count[key] < 2 {
+			key = dominant
+		}
+		out[gi] = loopName(key, groups[gi].lang, table, topic)
+	}
+	return out
+}
+
+// loopName is the core loop's name: the verb and its phrase, the verb and the topic,
+// or without a verb "Analizzare"/"Analyse" the topic (in an unknown language, the
+// topic alone).
+func loopName(k loopKey, lang string, table *phraseTable, topic string) string {
+	obj := lowerFirst(topic)
+	if k.obj != "" {
+		obj = lowerFirst(table.best(k.obj))
+	}
+	verb := k.verb
+	if verb == "" {
+		switch lang {
+		case langIT:
+			verb = "analizzare"
+		case langEN:
+			verb = "analyse"
+		default:
+			return topic
+		}
+	}
+	if strings.HasPrefix(strings.ToLower(obj), verb+" ") {
 		return displayName(obj)
 	}
-	return displayName(t.verb) + " " + lowerFirst(obj)
+	return displayName(verb) + " " + obj
 }
 
 func lowerFirst(s string) string {
