@@ -35,8 +35,8 @@ import (
 
 // Clustering thresholds (cosine similarity of TF-IDF vectors).
 const (
-	joinSim     = 0.16 // a group joins the nearest topic at least this close
-	mergeSim    = 0.30 // two topics this close become one
+	joinSim     = 0.22 // a group joins the nearest topic at least this close
+	mergeSim    = 0.3 // two topics this close become one
 	attachSim   = 0.10 // a lone group joins the nearest topic at least this close
 	refinePass  = 3    // reassignment passes
 	commonShare = 0.6  // a phrase in more than this share of the groups is not a topic's
@@ -230,7 +230,7 @@ func learnTexts(outLang, courseLang string, texts []string) *Model {
 		g.vec = map[string]float64{}
 		var norm2 float64
 		for t, tf := range g.tf {
-			w := (1 + math.Log(tf)) * idf(t)
+			w := (1 + math.Log(tf)) * idf(t) * idf(t)
 			if strings.IndexByte(t, ' ') >= 0 {
 				w *= 1.5
 			}

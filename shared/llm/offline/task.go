@@ -20,7 +20,7 @@ var taskVerbsEN = set(`compute calculate determine find prove show verify check 
 	implement build construct derive solve study establish evaluate estimate compare discuss analyse analyze trace list classify convert translate
 	simplify minimize minimise normalize normalise decompose express apply simulate execute run sort insert delete remove identify state formulate
 	integrate differentiate complete fill justify give provide propose modify optimize optimise factor factorize develop approximate interpret test
-	count print read repeat tabulate outline enumerate name argue demonstrate obtain rewrite transform reduce expand specify plot
+	count print read repeat tabulate outline enumerate argue demonstrate obtain rewrite transform reduce expand specify plot
 	perform rank select choose predict assess measure`)
 
 // irregularIT maps "si" + subjunctive forms whose infinitive the endings do not give.
