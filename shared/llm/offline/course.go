@@ -497,20 +497,24 @@ func (c *cluster) remove(v map[string]float64, gi int) {
 // the order of their first group.
 func clusterGroups(groups []*group) []*cluster {
 	var cs []*cluster
-	index := map[string][]int{} // term → clusters holding it
+	index := map[string][]int{} // term → clusters that ever held it, each once
+	inIndex := map[string]map[int]bool{}
+	stamp := []int{} // per cluster: the call that last saw it
+	call := 0
+	var cands []int
 	candidates := func(v map[string]float64) []int {
-		seen := map[int]bool{}
-		var out []int
+		call++
+		cands = cands[:0]
 		for t := range v {
 			for _, ci := range index[t] {
-				if !seen[ci] {
-					seen[ci] = true
-					out = append(out, ci)
+				if stamp[ci] != call {
+					stamp[ci] = call
+					cands = append(cands, ci)
 				}
 			}
 		}
-		slices.Sort(out)
-		return out
+		slices.Sort(cands)
+		return cands
 	}
 	nearest := func(v map[string]float64, own int) (int, float64) {
 		best, bestSim := -1, 0.0
@@ -530,13 +534,22 @@ func clusterGroups(groups []*group) []*cluster {
 		cs[ci].add(g.vec, gi)
 		g.cluster = ci
 		for t := range g.vec {
-			index[t] = append(index[t], ci)
+			m := inIndex[t]
+			if m == nil {
+				m = map[int]bool{}
+				inIndex[t] = m
+			}
+			if !m[ci] {
+				m[ci] = true
+				index[t] = append(index[t], ci)
+			}
 		}
 	}
 	for gi, g := range groups {
 		ci, s := nearest(g.vec, -1)
 		if ci < 0 || s < joinSim {
 			cs = append(cs, &cluster{sum: map[string]float64{}})
+			stamp = append(stamp, 0)
 			ci = len(cs) - 1
 		}
 		join(gi, ci)
