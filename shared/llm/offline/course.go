@@ -139,6 +139,12 @@ func courseLanguage(lang string) string {
 
 func learnTexts(outLang, courseLang string, texts []string) *Model {
 	m := &Model{results: make([]Result, len(texts)), texts: texts}
+	// Names and steps are cut from the texts: they must be valid UTF-8.
+	clean := make([]string, len(texts))
+	for i, t := range texts {
+		clean[i] = strings.ToValidUTF8(t, "\uFFFD")
+	}
+	texts = clean
 	units := make([]unit, len(texts))
 	repeated := repeatedLines(texts)
 
