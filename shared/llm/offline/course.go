@@ -36,7 +36,7 @@ import (
 // Clustering thresholds (cosine similarity of TF-IDF vectors).
 const (
 	joinSim     = 0.22 // a group joins the nearest topic at least this close
-	mergeSim    = 0.3 // two topics this close become one
+	mergeSim    = 0.3  // two topics this close become one
 	attachSim   = 0.10 // a lone group joins the nearest topic at least this close
 	refinePass  = 3    // reassignment passes
 	commonShare = 0.6  // a phrase in more than this share of the groups is not a topic's

@@ -1,11 +1,21 @@
 // Package offline is a deterministic heuristic analyzer that implements
-// examina.Provider without a network or a model. It tells exam instructions from
-// exercises, detects fragments that continue the previous exercise, and assigns topics,
-// core loops, procedures, difficulty and variations from weighted Italian and English
-// keyword tables. Its answers are labelled heuristic (Response.Heuristic).
+// examina.Provider without a network or a model, for any subject: it has no subject
+// lists. It learns each course from the course itself (Learn, or LearnCourse, which
+// the local pipeline calls before the first exercise): it tells exam instructions,
+// headers and page footers from exercises by their structure, detects fragments by how
+// they open and what they refer to, finds each exercise's key phrases against the
+// course's own vocabulary (stop words and light stemming for Italian and English,
+// two-word phrases, TF-IDF), clusters the exercises into topics named after the
+// phrases they share, names core loops after the task each exercise sets (its verb of
+// instruction and what it acts on), takes the procedure from the exercise's
+// sub-questions, and gives a confidence that says how clearly the exercise belongs
+// with others. Texts in other languages keep unstemmed words and no stop words: their
+// topics still come from shared phrases, with lower confidence.
 //
-// The same analysis is exported as Analyze so that other providers (the simulated one)
-// can produce realistic content.
+// Asked about an exercise of a course it was not given (the cloud's analyze function
+// sees one exercise per message), the provider learns a course of two: the exercise
+// and the previous one (Analyze). Its answers are labelled heuristic
+// (Response.Heuristic). Analyze is also what the simulated provider returns.
 package offline
 
 import (
