@@ -71,7 +71,8 @@ type unit struct {
 	conf     float64 // the invalid item's confidence
 	fragment bool
 	merge    bool
-	group    int // index in groups, -1 for invalid items
+	group    int      // index in groups, -1 for invalid items
+	subs     []string // the sub-questions of body
 }
 
 // group is an exercise with the fragments merged into it.
@@ -121,7 +122,7 @@ func Learn(lang string, exercises []examina.Exercise) *Model {
 	for i, e := range exercises {
 		texts[i] = e.Text
 	}
-	return learnTexts(Language(lang, ""), courseLanguage(lang), texts)
+	return learnTexts(Language(lang, ""), courseLanguage(lang), texts, -1)
 }
 
 // courseLanguage is the course's language as the stemmer knows it, "" when it is
@@ -137,7 +138,9 @@ func courseLanguage(lang string) string {
 	return ""
 }
 
-func learnTexts(outLang, courseLang string, texts []string) *Model {
+// learnTexts learns the model of texts. With only >= 0, only the group of item only
+// gets its full analysis (the others' results stay empty): what Analyze needs.
+func learnTexts(outLang, courseLang string, texts []string, only int) *Model {
 	m := &Model{results: make([]Result, len(texts)), texts: texts}
 	// Names and steps are cut from the texts: they must be valid UTF-8.
 	clean := make([]string, len(texts))
@@ -181,7 +184,8 @@ func learnTexts(outLang, courseLang string, texts []string) *Model {
 		if heading {
 			taskScore += 3
 		}
-		if len(subQuestions(u.body)) >= 2 {
+		u.subs = subQuestions(u.body)
+		if len(u.subs) >= 2 {
 			taskScore += 2
 		}
 		instr := instructionEvidence(u.raw, norm)
@@ -197,6 +201,7 @@ func learnTexts(outLang, courseLang string, texts []string) *Model {
 			u.fragment = true
 			if b, _, ok, _ := subPoint(trimLead(u.raw)); ok {
 				u.body = b
+				u.subs = subQuestions(b)
 			}
 			if prevOpen {
 				u.merge = true
@@ -265,6 +270,9 @@ func learnTexts(outLang, courseLang string, texts []string) *Model {
 		}
 	}
 	for gi, g := range groups {
+		if only >= 0 && units[only].group != gi {
+			continue
+		}
 		c := clusters[g.cluster]
 		res := Result{IsValidExercise: true}
 		res.Topic = names[g.cluster]
@@ -892,7 +900,7 @@ const maxStep = 140
 // sentence.
 func procedure(g *group, units []unit) []string {
 	first := units[g.units[0]]
-	steps := subQuestions(first.body)
+	steps := slices.Clone(first.subs)
 	if len(steps) == 0 {
 		for _, s := range splitSentences(first.body) {
 			if findTask(first.lang, s).verb != "" {
@@ -902,8 +910,8 @@ func procedure(g *group, units []unit) []string {
 	}
 	for _, ui := range g.units[1:] {
 		u := units[ui]
-		if subs := subQuestions(u.body); len(subs) > 0 {
-			steps = append(steps, subs...)
+		if len(u.subs) > 0 {
+			steps = append(steps, u.subs...)
 		} else if ss := splitSentences(u.body); len(ss) > 0 {
 			steps = append(steps, ss[0])
 		}

@@ -207,7 +207,7 @@ func Analyze(lang, text, previous string) Result {
 	if strings.TrimSpace(previous) != "" {
 		texts = []string{previous, text}
 	}
-	m := learnTexts(out, out, texts)
+	m := learnTexts(out, out, texts, len(texts)-1)
 	return m.results[len(texts)-1]
 }
 

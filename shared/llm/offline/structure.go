@@ -245,7 +245,7 @@ func instructionEvidence(raw, norm string) int {
 			score++
 		}
 	}
-	if reBlank.MatchString(raw) {
+	if (strings.Contains(raw, "___") || strings.Contains(raw, "......") || strings.Contains(raw, "………")) && reBlank.MatchString(raw) {
 		for _, l := range blankLabels {
 			if has(norm, l) {
 				score += 2
@@ -253,7 +253,7 @@ func instructionEvidence(raw, norm string) int {
 			}
 		}
 	}
-	if reDuration.MatchString(raw) && (has(norm, "durata") || has(norm, "duration") || has(norm, "tempo") || has(norm, "time") || has(norm, "dura") || has(norm, "disposizione")) {
+	if (has(norm, "durata") || has(norm, "duration") || has(norm, "tempo") || has(norm, "time") || has(norm, "dura") || has(norm, "disposizione") || has(norm, "you have")) && reDuration.MatchString(raw) {
 		score += 2
 	}
 	header := false
