@@ -81,6 +81,7 @@ type group struct {
 	lang    string
 	raw     string
 	tf      map[string]float64
+	tri     map[string]bool // three-word phrases, for names only
 	vec     map[string]float64 // unit-length TF-IDF vector
 	cluster int
 	task    task
@@ -220,8 +221,9 @@ func learnTexts(outLang, courseLang string, texts []string, only int) *Model {
 	table := &phraseTable{df: map[string]int{}, surface: map[string]map[string]int{}}
 	for _, g := range groups {
 		g.tf = map[string]float64{}
+		g.tri = map[string]bool{}
 		for _, ui := range g.units {
-			addTerms(g.tf, table, units[ui].lang, units[ui].body)
+			addTerms(g.tf, g.tri, table, units[ui].lang, units[ui].body)
 		}
 		for t := range g.tf {
 			table.df[t]++
@@ -377,7 +379,7 @@ var connectors = set("di del dello della dei degli delle dell d of")
 
 // addTerms adds the stemmed content words and two-word phrases of text to tf, and their
 // surfaces to the table.
-func addTerms(tf map[string]float64, table *phraseTable, lang, text string) {
+func addTerms(tf map[string]float64, tri map[string]bool, table *phraseTable, lang, text string) {
 	minLen := 3
 	if lang == "" {
 		minLen = 4
@@ -424,6 +426,18 @@ func addTerms(tf map[string]float64, table *phraseTable, lang, text string) {
 					surf = append(surf, toks[k].orig)
 				}
 				see(tf, table, stems[i]+" "+stems[j], strings.Join(surf, " "))
+				k := j + 1
+				if k < len(toks) && !content[k] && connectors[ws[k]] && k+1 < len(toks) {
+					k++
+				}
+				if k < len(toks) && content[k] {
+					for x := j + 1; x <= k; x++ {
+						surf = append(surf, toks[x].orig)
+					}
+					key := stems[i] + " " + stems[j] + " " + stems[k]
+					tri[key] = true
+					addSurface(table, key, strings.Join(surf, " "))
+				}
 			}
 		}
 	}
@@ -431,6 +445,10 @@ func addTerms(tf map[string]float64, table *phraseTable, lang, text string) {
 
 func see(tf map[string]float64, table *phraseTable, term, surface string) {
 	tf[term]++
+	addSurface(table, term, surface)
+}
+
+func addSurface(table *phraseTable, term, surface string) {
 	s := table.surface[term]
 	if s == nil {
 		s = map[string]int{}
@@ -677,7 +695,7 @@ func nameClusters(groups []*group, cs []*cluster, table *phraseTable, lang strin
 		})
 		name := ""
 		for _, cd := range cands {
-			s := displayName(table.best(cd.term))
+			s := displayName(table.best(longer(cd.term, c, groups, need)))
 			if s != "" && !used[strings.ToLower(s)] {
 				name = s
 				break
@@ -693,6 +711,34 @@ func nameClusters(groups []*group, cs []*cluster, table *phraseTable, lang strin
 		names[ci] = name
 	}
 	return names
+}
+
+// longer extends a two-word phrase to the three-word phrase that holds it in every
+// group of the cluster that has it (at least need, at least two): "attesa medio" → "tempo di
+// attesa medio". Anything else is returned as it is.
+func longer(term string, c *cluster, groups []*group, need int) string {
+	if strings.Count(term, " ") != 1 || len(c.members) < 2 {
+		return term
+	}
+	count := map[string]int{}
+	own := 0 // groups holding the two-word phrase
+	for _, gi := range c.members {
+		if groups[gi].tf[term] > 0 {
+			own++
+		}
+		for t := range groups[gi].tri {
+			if strings.HasPrefix(t, term+" ") || strings.HasSuffix(t, " "+term) {
+				count[t]++
+			}
+		}
+	}
+	best, n := term, max(need, 2, own)-1
+	for t, k := range count {
+		if k > n || (k == n && best != term && t < best) {
+			best, n = t, k
+		}
+	}
+	return best
 }
 
 // fallbackTopic names a group without any phrase of its own (formulas only): its
@@ -849,6 +895,9 @@ func clusterLoops(c *cluster, groups []*group, units []unit, table *phraseTable,
 		key := keys[k]
 		if len(c.members) >= 2 && count[key] < 2 {
 			key = dominant
+		}
+		if key.obj != "" {
+			key.obj = longer(key.obj, c, groups, 2)
 		}
 		out[gi] = loopName(key, groups[gi].lang, table, topic)
 	}
