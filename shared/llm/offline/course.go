@@ -81,7 +81,7 @@ type group struct {
 	lang    string
 	raw     string
 	tf      map[string]float64
-	tri     map[string]bool // three-word phrases, for names only
+	tri     map[string]bool    // three-word phrases, for names only
 	vec     map[string]float64 // unit-length TF-IDF vector
 	cluster int
 	task    task
