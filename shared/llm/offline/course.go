@@ -891,13 +891,19 @@ func clusterLoops(c *cluster, groups []*group, units []unit, table *phraseTable,
 		dominant = loopKey{verb: v}
 	}
 	out := map[int]string{}
+	longest := map[string]string{}
 	for k, gi := range c.members {
 		key := keys[k]
 		if len(c.members) >= 2 && count[key] < 2 {
 			key = dominant
 		}
 		if key.obj != "" {
-			key.obj = longer(key.obj, c, groups, 2)
+			l, ok := longest[key.obj]
+			if !ok {
+				l = longer(key.obj, c, groups, 2)
+				longest[key.obj] = l
+			}
+			key.obj = l
 		}
 		out[gi] = loopName(key, groups[gi].lang, table, topic)
 	}
