@@ -69,6 +69,7 @@ Commands:
   report    write a job's course map as one HTML page (or Markdown)
   jobs      list the stored jobs
   bench     run the benchmark scenarios (seed, heavy-tail, rate-limited, overhead, cloud)
+  score     compare a result with a labelled course (F1, adjusted Rand index, coverage)
   version   print the version
 
 Run 'examina <command> --help' for a command's flags.
@@ -93,6 +94,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.jobs(ctx, rest)
 	case "bench":
 		err = m.bench(ctx, rest)
+	case "score":
+		err = m.score(ctx, rest)
 	case "version", "--version", "-version", "-v":
 		fmt.Fprintf(m.Stdout, "examina %s\n", version)
 		return exitOK

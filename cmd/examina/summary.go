@@ -20,6 +20,7 @@ type summaryInfo struct {
 // made when that happens, and the topics with their core loops.
 func printSummary(w io.Writer, res examina.Result, info summaryInfo) {
 	st := res.Stats
+	info.heuristic = info.heuristic || res.Provider == "offline"
 	fmt.Fprintf(w, "\n%s — %s  (job %s)\n", res.Course.Code, res.Course.Name, res.JobID)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	prov := fmt.Sprintf("%s (%s)", res.Provider, res.Model)
@@ -58,6 +59,13 @@ func printSummary(w io.Writer, res examina.Result, info summaryInfo) {
 		}
 		fmt.Fprintf(w, "\nNo provider calls: %s. Use --force to analyse again.\n", strings.Join(why, "; "))
 	}
+	if info.heuristic {
+		fmt.Fprintln(w, "\nThe offline analyzer is a heuristic: it learns topics from the course's own words, not its meaning. For an LLM's analysis set GROQ_API_KEY, ANTHROPIC_API_KEY or OPENAI_API_KEY, or run a local model with --provider ollama.")
+	}
+	if analysed := st.MergedGroups; analysed > 0 && 2*st.LowConfidenceSkipped > analysed {
+		fmt.Fprintf(w, "\nMost groups fell below the confidence threshold (%d of %d, threshold %.2g): they are left out of the topics and core loops. The course may be too varied for this provider; try an LLM, or lower --min-confidence.\n",
+			st.LowConfidenceSkipped, analysed, minConfidence(res))
+	}
 	if st.Degraded > 0 {
 		fmt.Fprintf(w, "\n%d exercise(s) degraded after their retries ran out (first error: %s); run again with --retry-degraded to retry only those.\n", st.Degraded, firstDegraded(res))
 	}
@@ -71,6 +79,14 @@ func printSummary(w io.Writer, res examina.Result, info summaryInfo) {
 		fmt.Fprintf(tw, "  %s\t%d\t%s\n", t.Name, t.ExerciseCount, strings.Join(t.CoreLoops, ", "))
 	}
 	tw.Flush()
+}
+
+// minConfidence is the run's aggregation threshold (0.5 when the document predates it).
+func minConfidence(res examina.Result) float64 {
+	if res.MinConfidence > 0 {
+		return res.MinConfidence
+	}
+	return 0.5
 }
 
 // firstDegraded returns the error of the first degraded exercise, in position order.

@@ -364,3 +364,35 @@ func TestRepairAndEnlargeWithoutRetries(t *testing.T) {
 		})
 	}
 }
+
+// learningProvider records when it learned the course, relative to its calls.
+type learningProvider struct {
+	fakeProvider
+	mu        sync.Mutex
+	learned   int // courses learned
+	callsThen int64
+	fail      error
+}
+
+func (p *learningProvider) LearnCourse(ctx context.Context, cf examina.CourseFile) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.learned++
+	p.callsThen = p.total.Load()
+	return p.fail
+}
+
+func TestCourseLearnerSeesTheCourseFirst(t *testing.T) {
+	p := &learningProvider{}
+	if _, err := newRunner(openStore(t, t.TempDir()), p, 4).Run(context.Background(), course(12)); err != nil {
+		t.Fatal(err)
+	}
+	if p.learned != 1 || p.callsThen != 0 || p.total.Load() != 12 {
+		t.Errorf("learned %d time(s) after %d calls, %d calls in all; want once, before any of the 12", p.learned, p.callsThen, p.total.Load())
+	}
+	boom := errors.New("boom")
+	p = &learningProvider{fail: boom}
+	if _, err := newRunner(openStore(t, t.TempDir()), p, 4).Run(context.Background(), course(3)); !errors.Is(err, boom) || p.total.Load() != 0 {
+		t.Errorf("a failed LearnCourse: err %v after %d calls, want it wrapped before any call", err, p.total.Load())
+	}
+}

@@ -27,6 +27,15 @@ type done struct {
 	cacheKey string // non-empty: also cache the analysis under this key
 }
 
+// CourseLearner is a provider that learns from the whole course before it is asked
+// about any exercise (the offline heuristic: topics are clustered over the course).
+// The Runner calls LearnCourse once per Run, before the first exercise; a provider
+// used without it (the cloud's analyze function sees one exercise per message) must
+// still answer.
+type CourseLearner interface {
+	LearnCourse(ctx context.Context, cf examina.CourseFile) error
+}
+
 // Progress receives the Runner's progress. Calls come from one goroutine at a time.
 type Progress interface {
 	// Start is called once: total exercises, how many are already done (resumed), and
@@ -103,6 +112,13 @@ func (r *Runner) Run(ctx context.Context, cf examina.CourseFile) (examina.Result
 	}
 	started := clock.Now()
 	prov := r.Analyzer.Provider
+	// A provider that learns from the whole course (the offline heuristic) sees it
+	// before the first exercise, and before its model name enters the job id.
+	if l, ok := prov.(CourseLearner); ok {
+		if err := l.LearnCourse(ctx, cf); err != nil {
+			return examina.Result{}, fmt.Errorf("provider %s learning the course: %w", prov.Name(), err)
+		}
+	}
 	job := examina.Job{
 		ID:            JobID(cf, analysis.PromptVersion, prov.Name(), prov.Model(), r.Analyzer.Language),
 		Course:        cf.Course,

@@ -7,62 +7,96 @@ import (
 	"os"
 	"reflect"
 	"testing"
+
+	"github.com/examina-dev/examina-serverless/shared/examina"
 )
 
-// exampleExercise is one exercise of the bundled example course file.
-type exampleExercise struct {
-	ID     string `json:"id"`
-	Number string `json:"number"`
-	Text   string `json:"text"`
-	Page   int    `json:"page"`
-	Source string `json:"source"`
-}
-
-type exampleCourse struct {
-	Course struct {
-		Code     string `json:"code"`
-		Name     string `json:"name"`
-		Language string `json:"language"`
-	} `json:"course"`
-	Exercises []exampleExercise `json:"exercises"`
-}
-
-func readExample(t *testing.T) exampleCourse {
+func readCourse(t testing.TB, path string) examina.CourseFile {
 	t.Helper()
-	b, err := os.ReadFile("../../../examples/ade.json")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c exampleCourse
+	var c examina.CourseFile
 	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
+	}
+	for i := range c.Exercises {
+		c.Exercises[i].Position = i
 	}
 	return c
 }
 
-// TestExampleCourse analyses the bundled course in order, as the pipeline does, and
-// checks that it exercises every behaviour of the heuristic.
+// TestExampleCourse learns the bundled ADE course and checks what examples/README.md
+// says of it: the headers, rules and footer are dropped, every fragment and sub-point
+// is merged, the two vague questions have low confidence, and exercises of the same
+// kind share a topic.
 func TestExampleCourse(t *testing.T) {
-	c := readExample(t)
-	if c.Course.Code != "ADE" || c.Course.Language != "it" || c.Course.Name == "" {
-		t.Fatalf("course %+v", c.Course)
-	}
-	if len(c.Exercises) < 27 {
-		t.Fatalf("%d exercises, want >= 27", len(c.Exercises))
-	}
-	invalid, merged, low := 0, 0, 0
-	topics := map[string]int{}
-	ids := map[string]bool{}
-	results := map[string]Result{}
-	prev := ""
-	for _, e := range c.Exercises {
-		if e.ID == "" || ids[e.ID] || e.Text == "" || e.Source == "" || e.Page < 1 {
-			t.Errorf("bad exercise %+v", e)
-		}
-		ids[e.ID] = true
-		r := Analyze(c.Course.Language, e.Text, prev)
+	c := readCourse(t, "../../../examples/ade.json")
+	m := Learn(c.Course.Language, c.Exercises)
+	res := map[string]Result{}
+	invalid, merged := map[string]bool{}, map[string]bool{}
+	for i, e := range c.Exercises {
+		r, _ := m.Result(i, e.Text)
 		checkInvariants(t, r)
-		results[e.ID] = r
+		res[e.ID] = r
+		if !r.IsValidExercise {
+			invalid[e.ID] = true
+		}
+		if r.ShouldMergeWithPrevious {
+			merged[e.ID] = true
+		}
+	}
+	wantInvalid := map[string]bool{"ade-240612-h1": true, "ade-240612-h2": true, "ade-240612-p2": true, "ade-240703-h1": true,
+		"ade-230914-h1": true, "ade-240125-h1": true}
+	wantMerged := map[string]bool{"ade-240612-1b": true, "ade-240612-4c": true, "ade-240703-1p2": true, "ade-240703-2b": true,
+		"ade-240703-3c": true, "ade-230914-1b": true, "ade-230914-4ii": true, "ade-240125-q2b": true, "ade-240125-q4c": true}
+	if !reflect.DeepEqual(invalid, wantInvalid) {
+		t.Errorf("invalid %v, want %v", invalid, wantInvalid)
+	}
+	if !reflect.DeepEqual(merged, wantMerged) {
+		t.Errorf("merged %v, want %v", merged, wantMerged)
+	}
+	for _, id := range []string{"ade-240703-5", "ade-240125-q3"} {
+		if res[id].Confidence >= 0.5 {
+			t.Errorf("vague question %s has confidence %v", id, res[id].Confidence)
+		}
+	}
+	sameTopic := [][]string{
+		{"ade-240612-2", "ade-240703-4", "ade-230914-3", "ade-240125-q2"}, // sequential circuits, state machines
+		{"ade-240612-4", "ade-230914-5"},                                  // caches
+		{"ade-240612-5", "ade-230914-4"},                                  // assembly
+		{"ade-240703-1", "ade-240125-q1", "ade-240612-3"},                 // number representation
+		{"ade-240703-2", "ade-240703-3", "ade-240125-q4"},                 // pipeline and performance
+	}
+	seen := map[string]string{}
+	for _, ids := range sameTopic {
+		topic := res[ids[0]].Topic
+		for _, id := range ids[1:] {
+			if res[id].Topic != topic {
+				t.Errorf("%s has topic %q, %s has %q: want one", ids[0], topic, id, res[id].Topic)
+			}
+		}
+		if other, dup := seen[topic]; dup {
+			t.Errorf("topic %q for %s and %s, which are different subjects", topic, other, ids[0])
+		}
+		seen[topic] = ids[0]
+		if res[ids[0]].Confidence < 0.55 {
+			t.Errorf("%s: shared topic with confidence %v", ids[0], res[ids[0]].Confidence)
+		}
+	}
+}
+
+// TestSecondExample learns the bundled operating-systems course: five topics, its
+// instructions and footers dropped, its fragments merged.
+func TestSecondExample(t *testing.T) {
+	c := readCourse(t, "../../../examples/sistemi-operativi.json")
+	m := Learn(c.Course.Language, c.Exercises)
+	topics := map[string]int{}
+	invalid, merged := 0, 0
+	for i, e := range c.Exercises {
+		r, _ := m.Result(i, e.Text)
+		checkInvariants(t, r)
 		switch {
 		case !r.IsValidExercise:
 			invalid++
@@ -71,80 +105,31 @@ func TestExampleCourse(t *testing.T) {
 		default:
 			topics[r.Topic]++
 		}
-		if r.IsValidExercise && r.Confidence < 0.5 {
-			low++
-		}
-		prev = e.Text
 	}
-	if invalid < 2 {
-		t.Errorf("%d invalid items, want >= 2", invalid)
-	}
-	if merged < 4 {
-		t.Errorf("%d merged items, want >= 4", merged)
-	}
-	if len(topics) < 6 {
-		t.Errorf("%d distinct topics, want >= 6: %v", len(topics), topics)
-	}
-	if low < 2 {
-		t.Errorf("%d low-confidence items, want >= 2", low)
-	}
-
-	// Specific items the README describes.
-	want := []struct {
-		id           string
-		valid, merge bool
-		topic        string
-	}{
-		{"ade-240612-h1", false, false, ""},
-		{"ade-240612-h2", false, false, ""},
-		{"ade-240612-p2", false, false, ""},
-		{"ade-240703-h1", false, false, ""},
-		{"ade-230914-h1", false, false, ""},
-		{"ade-240125-h1", false, false, ""},
-		{"ade-240612-1a", true, false, "Mappe di Karnaugh"},
-		{"ade-240612-1b", true, true, "Mappe di Karnaugh"},
-		{"ade-240612-4c", true, true, "Memoria cache"},
-		{"ade-240703-1p2", true, true, "Virgola mobile IEEE 754"},
-		{"ade-240703-2b", true, true, "Pipeline"},
-		{"ade-240703-3c", true, true, "Valutazione delle prestazioni"},
-		{"ade-230914-1b", true, true, "Circuiti combinatori"},
-		{"ade-230914-4ii", true, true, "Programmazione assembly"},
-		{"ade-240125-q2b", true, true, "Macchine a stati finiti"},
-		{"ade-240125-q4c", true, true, ""},
-		{"ade-240703-5", true, false, "Architettura degli elaboratori (generale)"},
-		{"ade-230914-2", true, false, "Algebra di Boole"},
-		{"ade-240703-4", true, false, "Circuiti sequenziali"},
-	}
-	for _, w := range want {
-		r, ok := results[w.id]
-		if !ok {
-			t.Errorf("%s: missing from the example", w.id)
-			continue
-		}
-		if r.IsValidExercise != w.valid || r.ShouldMergeWithPrevious != w.merge || (w.topic != "" && r.Topic != w.topic) {
-			t.Errorf("%s: valid/merge/topic = %v/%v/%q, want %v/%v/%q", w.id, r.IsValidExercise, r.ShouldMergeWithPrevious, r.Topic, w.valid, w.merge, w.topic)
-		}
+	if invalid != 7 || merged != 5 || len(topics) != 5 {
+		t.Errorf("%d invalid, %d merged, topics %v; want 7, 5 and five topics", invalid, merged, topics)
 	}
 }
 
 // TestExampleJSONL checks that examples/ade.jsonl holds the same exercises as ade.json.
 func TestExampleJSONL(t *testing.T) {
-	c := readExample(t)
+	c := readCourse(t, "../../../examples/ade.json")
 	f, err := os.Open("../../../examples/ade.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var lines []exampleExercise
+	var lines []examina.Exercise
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for sc.Scan() {
-		var e exampleExercise
+		var e examina.Exercise
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
 			t.Fatalf("line %d: %v", len(lines)+1, err)
 		}
+		e.Position = len(lines)
 		lines = append(lines, e)
 	}
 	if err := sc.Err(); err != nil {

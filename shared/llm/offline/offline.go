@@ -1,19 +1,34 @@
 // Package offline is a deterministic heuristic analyzer that implements
-// examina.Provider without a network or a model. It tells exam instructions from
-// exercises, detects fragments that continue the previous exercise, and assigns topics,
-// core loops, procedures, difficulty and variations from weighted Italian and English
-// keyword tables. Its answers are labelled heuristic (Response.Heuristic).
+// examina.Provider without a network or a model, for any subject: it has no subject
+// lists. It learns each course from the course itself (Learn, or LearnCourse, which
+// the local pipeline calls before the first exercise): it tells exam instructions,
+// headers and page footers from exercises by their structure, detects fragments by how
+// they open and what they refer to, finds each exercise's key phrases against the
+// course's own vocabulary (stop words and light stemming for Italian and English,
+// two-word phrases, TF-IDF), clusters the exercises into topics named after the
+// phrases they share, names core loops after the task each exercise sets (its verb of
+// instruction and what it acts on), takes the procedure from the exercise's
+// sub-questions, and gives a confidence that says how clearly the exercise belongs
+// with others. Texts in other languages keep unstemmed words and no stop words: their
+// topics still come from shared phrases, with lower confidence.
 //
-// The same analysis is exported as Analyze so that other providers (the simulated one)
-// can produce realistic content.
+// Asked about an exercise of a course it was not given (the cloud's analyze function
+// sees one exercise per message), the provider learns a course of two: the exercise
+// and the previous one (Analyze). Its answers are labelled heuristic
+// (Response.Heuristic). Analyze is also what the simulated provider returns.
 package offline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
@@ -23,7 +38,7 @@ import (
 const ProviderName = "offline"
 
 // ModelName is the model the offline provider reports.
-const ModelName = "heuristic-v1"
+const ModelName = "heuristic-v2"
 
 // Result is the model answer of the analysis: the Examina analysis fields without run
 // metadata. Its JSON is what Complete returns in Response.Text.
@@ -52,8 +67,16 @@ func (r Result) MarshalJSON() ([]byte, error) {
 }
 
 // Provider is the offline heuristic provider. The zero value is ready to use and safe
-// for concurrent use.
-type Provider struct{}
+// for concurrent use. Given the whole course first (LearnCourse, which the local
+// pipeline calls before the first exercise), it answers from the course's model;
+// asked about an exercise of a course it was not given (the cloud's analyze function
+// sees one exercise per message), it analyses that exercise with the previous one as
+// its only context (Analyze).
+type Provider struct {
+	mu    sync.RWMutex
+	model *Model
+	fp    string
+}
 
 // New returns an offline provider.
 func New() *Provider { return &Provider{} }
@@ -61,26 +84,73 @@ func New() *Provider { return &Provider{} }
 // Name returns "offline".
 func (*Provider) Name() string { return ProviderName }
 
-// Model returns "heuristic-v1".
-func (*Provider) Model() string { return ModelName }
+// Model returns "heuristic-v2", followed by "+" and a fingerprint of the course once
+// one is learned: the answers then depend on the whole course, so the fingerprint
+// keeps a response cached for one course from being served for another.
+func (p *Provider) Model() string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.fp == "" {
+		return ModelName
+	}
+	return ModelName + "+" + p.fp
+}
 
-// Complete analyses req.Exercise.Text with req.Previous as context and returns the JSON
-// of the Result in Response.Text, with Heuristic set and token counts estimated from
-// the text lengths. It fails only when ctx is already done: a transient
+// LearnCourse builds the model of cf, replacing any earlier one. Learning the same
+// course again is a no-op.
+func (p *Provider) LearnCourse(ctx context.Context, cf examina.CourseFile) error {
+	if err := ctx.Err(); err != nil {
+		return ContextError(ProviderName, err)
+	}
+	fp := Fingerprint(cf)
+	p.mu.RLock()
+	same := p.fp == fp
+	p.mu.RUnlock()
+	if same {
+		return nil
+	}
+	m := Learn(cf.Course.Language, cf.Exercises)
+	p.mu.Lock()
+	p.model, p.fp = m, fp
+	p.mu.Unlock()
+	return nil
+}
+
+// Fingerprint is a short hash of the course's language and its items' texts in order:
+// what a course model depends on.
+func Fingerprint(cf examina.CourseFile) string {
+	h := sha256.New()
+	io.WriteString(h, cf.Course.Language)
+	for _, e := range cf.Exercises {
+		fmt.Fprintf(h, "\x00%d\x00%s", len(e.Text), e.Text)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// Complete returns the JSON of the exercise's Result in Response.Text, with Heuristic
+// set and token counts estimated from the text lengths: the learned course's answer
+// when the exercise is at its position there, else Analyze of the exercise and
+// req.Previous. It fails only when ctx is already done: a transient
 // *examina.ProviderError (Reason "timeout" or "canceled") wrapping ctx.Err().
 func (p *Provider) Complete(ctx context.Context, req examina.Request) (examina.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return examina.Response{}, ContextError(ProviderName, err)
 	}
-	lang := Language(req.Language, req.Course.Language)
-	b, err := json.Marshal(Analyze(lang, req.Exercise.Text, req.Previous))
+	p.mu.RLock()
+	m := p.model
+	p.mu.RUnlock()
+	res, ok := m.Result(req.Exercise.Position, req.Exercise.Text)
+	if !ok {
+		res = Analyze(Language(req.Language, req.Course.Language), req.Exercise.Text, req.Previous)
+	}
+	b, err := json.Marshal(res)
 	if err != nil {
 		return examina.Response{}, examina.E("offline.Complete", examina.KindInternal, "marshal analysis: %w", err)
 	}
 	text := string(b)
 	return examina.Response{
 		Text:         text,
-		Model:        ModelName,
+		Model:        p.Model(),
 		InputTokens:  InputTokens(req),
 		OutputTokens: EstimateTokens(text),
 		Heuristic:    true,
@@ -125,56 +195,20 @@ func InputTokens(req examina.Request) int {
 }
 
 // Analyze is the heuristic analysis of text, given the text of the previous exercise
-// ("" for the first), with names and procedures in lang ("it" for Italian, anything
-// else English). It is a pure function: the same arguments always give the same Result.
-//
-// Instructions, headers and tiny texts are invalid. A text with a continuation signal
-// (a later sub-point, "continua"/"(segue)", a lower-case start, a reference to the
-// previous item) is a fragment that merges with the previous exercise and, when it has
-// no strong keyword of its own, takes the previous exercise's topic and core loop.
+// ("" for the first), with fallback names in lang ("it" for Italian, anything else
+// English). It sees only these two texts, so it learns a course of two: a topic is
+// confident only when the exercise shares its phrases with the previous one. It is
+// what the provider answers for an exercise of a course it was not given (the cloud's
+// analyze function sees one exercise per message) and what the simulated provider
+// returns. It is a pure function: the same arguments always give the same Result.
 func Analyze(lang, text, previous string) Result {
-	if lang != "it" {
-		lang = "en"
+	out := Language(lang, "")
+	texts := []string{text}
+	if strings.TrimSpace(previous) != "" {
+		texts = []string{previous, text}
 	}
-	raw := strings.TrimSpace(text)
-	norm := normalize(raw)
-	if tiny(raw) {
-		return invalid(0.9)
-	}
-	best, bestScore, secondScore := rank(norm)
-	if instr := instructionScore(raw, norm); instr >= 2 && (bestScore < strongScore || instr >= bestScore) {
-		conf := 0.75
-		if instr >= 4 {
-			conf = 0.9
-		}
-		return invalid(conf)
-	}
-
-	res := Result{IsValidExercise: true}
-	conf := confidence(bestScore, secondScore)
-	if continuation(raw, norm) != "" {
-		res.IsFragment = true
-		prev := strings.TrimSpace(previous)
-		res.ShouldMergeWithPrevious = prev != ""
-		if bestScore < strongScore && prev != "" {
-			pn := normalize(prev)
-			if pb, ps, p2 := rank(pn); ps > 0 {
-				best = pb
-				conf = round2(confidence(ps, p2) * 0.9)
-			}
-		}
-	}
-
-	res.Topic = best.name.in(lang)
-	res.CoreLoopName = best.coreLoop.in(lang)
-	res.Procedure = make([]string, len(best.procedure))
-	for i, step := range best.procedure {
-		res.Procedure[i] = step.in(lang)
-	}
-	res.Difficulty = difficulty(raw, norm)
-	res.Variations = variations(lang, norm)
-	res.Confidence = conf
-	return res
+	m := learnTexts(out, out, texts, len(texts)-1)
+	return m.results[len(texts)-1]
 }
 
 // invalid is the analysis of instructions, headers and empty texts.
@@ -185,63 +219,6 @@ func invalid(conf float64) Result {
 		Variations: []string{},
 		Confidence: conf,
 	}
-}
-
-// rank scores every topic on the normalized text and returns the winner (the general
-// topic when nothing scored), its score and the runner-up's score. Ties go to the
-// earlier topic of the table.
-func rank(norm string) (best topic, bestScore, secondScore int) {
-	best = generalTopic
-	for _, t := range topicTable {
-		s := 0
-		for _, k := range t.keywords {
-			if has(norm, k.text) {
-				s += k.weight
-			}
-		}
-		switch {
-		case s > bestScore:
-			secondScore = bestScore
-			best, bestScore = t, s
-		case s > secondScore:
-			secondScore = s
-		}
-	}
-	return best, bestScore, secondScore
-}
-
-// confidence maps the winning and runner-up scores to 0..1: 0.55–0.95 for a clear
-// winner (higher with a larger margin and more evidence), below 0.5 for weak evidence
-// or a tie.
-func confidence(best, second int) float64 {
-	switch {
-	case best == 0:
-		return 0.2
-	case best < strongScore:
-		return round2(0.25 + 0.05*float64(best))
-	case best == second:
-		return 0.45
-	}
-	margin := float64(best-second) / float64(best)
-	strength := math.Min(1, float64(best)/10)
-	return round2(0.55 + 0.40*margin*strength)
-}
-
-// variations lists the detected variations in table order, at most maxVariations.
-func variations(lang, norm string) []string {
-	out := []string{}
-	for _, v := range variationTable {
-		for _, k := range v.keywords {
-			if has(norm, k) {
-				out = append(out, v.label.in(lang))
-				break
-			}
-		}
-		if len(out) == maxVariations {
-			break
-		}
-	}
-	return out
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
