@@ -1061,3 +1061,35 @@ func TestOllamaNeedsBaseUrl(t *testing.T) {
 		t.Errorf("EXAMINA_BASE_URL = %v, want !Ref BaseUrl", got)
 	}
 }
+
+// TestDocsMatchCode: what the docs say about the code holds: the error names
+// ARCHITECTURE.md says the state machine matches are in its ErrorEquals, and README's
+// --timeout default is the providers' default.
+func TestDocsMatchCode(t *testing.T) {
+	p := load(t)
+	arch, err := os.ReadFile(filepath.Join(p.root, "docs", "ARCHITECTURE.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asl := string(statemachine.Definition())
+	for _, m := range regexp.MustCompile("`([A-Z][A-Za-z]+Error)`").FindAllStringSubmatch(string(arch), -1) {
+		if !strings.Contains(asl, `"`+m[1]+`"`) {
+			t.Errorf("docs/ARCHITECTURE.md names %s, which the state machine never matches", m[1])
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(p.root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := providers.Config{Name: providers.Offline}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `--timeout` \\|[^|]*\\| ([^|]+) \\|").FindSubmatch(readme)
+	if row == nil {
+		t.Fatal("README has no --timeout row")
+	}
+	if d, err := time.ParseDuration(strings.TrimSpace(string(row[1]))); err != nil || d != cfg.Timeout {
+		t.Errorf("README's --timeout default %q, the code's %s", row[1], cfg.Timeout)
+	}
+}
