@@ -416,22 +416,20 @@ func (e *env) dispatchS3(dispatch *lambdarie.Function) string {
 		e.t.Fatal(err)
 	}
 	data := exampleCourse(e.t)
-	out, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: &e.st.BucketName, Key: &key,
+	put, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: &e.st.BucketName, Key: &key,
 		Body: strings.NewReader(string(data)), ContentType: aws.String("application/json")})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	set(e.t, ev, len(data), "Records", 0, "s3", "object", "size")
-	// Dispatch reads the version the event names, as S3 sends it for a versioned bucket.
-	// (an unversioned bucket's event has no versionId: the job is named by the ETag).
-	if out.VersionId != nil && *out.VersionId != "null" {
-		set(e.t, ev, *out.VersionId, "Records", 0, "s3", "object", "versionId")
-	} else {
+	// Dispatch reads the version the event names: name the one just written (an
+	// unversioned bucket has none; the ETag then identifies the upload).
+	version := aws.ToString(put.VersionId)
+	if version == "" || version == "null" {
 		delete(rec, "versionId")
-	}
-	version, _ := rec["versionId"].(string)
-	if version == "" {
-		version, _ = rec["eTag"].(string)
+		version = rec["eTag"].(string)
+	} else {
+		rec["versionId"] = version
 	}
 	e.invoke(dispatch, ev, nil)
 	id := cloud.JobID("ADE", e.st.BucketName+"/"+key+"/"+version)

@@ -53,3 +53,14 @@ func TestBedrockStructured(t *testing.T) {
 		}
 	}
 }
+
+func TestBaseURLFromEnvironment(t *testing.T) {
+	env := map[string]string{"EXAMINA_BASE_URL": "http://ollama.internal:11434"}
+	if cfg := providers.ForProvider(providers.Ollama, func(k string) string { return env[k] }); cfg.OllamaHost != "http://ollama.internal:11434" {
+		t.Errorf("ollama host = %q", cfg.OllamaHost)
+	}
+	env["OLLAMA_HOST"] = "http://other:11434"
+	if cfg := providers.ForProvider(providers.Ollama, func(k string) string { return env[k] }); cfg.OllamaHost != "http://other:11434" {
+		t.Errorf("OLLAMA_HOST does not win: %q", cfg.OllamaHost)
+	}
+}

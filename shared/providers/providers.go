@@ -152,7 +152,8 @@ func FromEnv(getenv func(string) string) Config {
 // ForProvider reads provider name's configuration from the environment: its key
 // (GROQ_API_KEY, OPENAI_API_KEY, ANTHROPIC_API_KEY), OPENAI_BASE_URL for openai,
 // ANTHROPIC_BASE_URL and ANTHROPIC_VERSION for anthropic, OLLAMA_HOST for ollama,
-// AWS_REGION for bedrock, and EXAMINA_MODEL, EXAMINA_RPM, EXAMINA_TPM and
+// AWS_REGION for bedrock, EXAMINA_BASE_URL for any provider with a URL (when its
+// own variable is unset), and EXAMINA_MODEL, EXAMINA_RPM, EXAMINA_TPM and
 // EXAMINA_TIMEOUT (a Go duration) for any. Unparsable numbers are ignored. A CLI
 // builds this, then overrides fields from its flags.
 func ForProvider(name string, getenv func(string) string) Config {
@@ -171,6 +172,16 @@ func ForProvider(name string, getenv func(string) string) Config {
 		cfg.OllamaHost = getenv("OLLAMA_HOST")
 	case Bedrock:
 		cfg.Region = getenv("AWS_REGION")
+	}
+	// EXAMINA_BASE_URL (the template's BaseUrl) applies when the provider's own
+	// variable is not set.
+	if base := strings.TrimSpace(getenv("EXAMINA_BASE_URL")); base != "" {
+		switch {
+		case name == Ollama && cfg.OllamaHost == "":
+			cfg.OllamaHost = base
+		case (name == OpenAI || name == Anthropic || name == Groq) && cfg.BaseURL == "":
+			cfg.BaseURL = base
+		}
 	}
 	if n, err := strconv.Atoi(strings.TrimSpace(getenv(EnvRPM))); err == nil {
 		cfg.RPM = n

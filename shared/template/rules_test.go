@@ -919,3 +919,177 @@ func TestDispatchFailuresAreKept(t *testing.T) {
 		t.Error("no output names the replay mapping")
 	}
 }
+
+// TestLeastPrivilege: each role gets the actions its code calls, no more
+// (docs/ARCHITECTURE.md "Permissions" lists the calls), on this stack's table, queue
+// and key prefixes; no broad policy template (DynamoDBCrudPolicy grants Scan and
+// DeleteItem, S3CrudPolicy every object).
+func TestLeastPrivilege(t *testing.T) {
+	p := load(t)
+	want := map[string]map[string][]string{
+		"DispatchFunction": {
+			"JobStore":            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"},
+			"ReadCourseFiles":     {"s3:GetObject", "s3:GetObjectVersion"},
+			"ReadResults":         {"s3:GetObject"},
+			"PresignUploads":      {"s3:PutObject"},
+			"SendAnalyzeMessages": {"sqs:SendMessage"},
+		},
+		"AnalyzeFunction": {
+			"JobStore":                          {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+			"DecryptTheApiKey":                  {"kms:Decrypt"},
+			"CompleteFanOutTask":                {"states:SendTaskSuccess", "states:SendTaskFailure"},
+			"InvokeTheConfiguredModel":          {"bedrock:InvokeModel"},
+			"FoundationModelsThroughTheProfile": {"bedrock:InvokeModel"},
+			"InvokeTheDefaultModel":             {"bedrock:InvokeModel"},
+		},
+		"MergeFunction": {
+			"JobStore":     {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"},
+			"WriteResults": {"s3:PutObject"},
+		},
+		"AnalysisStateMachine": {"JobItem": {"dynamodb:GetItem", "dynamodb:UpdateItem"}},
+	}
+	prefixes := map[string]string{"ReadCourseFiles": "/input/*", "PresignUploads": "/input/*", "ReadResults": "/results/*", "WriteResults": "/results/*"}
+	got := p.statements()
+	for owner, sids := range want {
+		seen := map[string]bool{}
+		for _, s := range got[owner] {
+			sid := fmt.Sprint(get(s, "Sid"))
+			seen[sid] = true
+			w, ok := sids[sid]
+			if !ok {
+				t.Errorf("%s: statement %s is not in the list of what the code calls", owner, sid)
+				continue
+			}
+			var actions []string
+			for _, a := range get(s, "Action").([]any) {
+				actions = append(actions, fmt.Sprint(a))
+			}
+			if !slices.Equal(actions, w) {
+				t.Errorf("%s %s: actions %v, want %v", owner, sid, actions, w)
+			}
+			res := get(s, "Resource")
+			switch {
+			case strings.HasPrefix(w[0], "dynamodb:"):
+				if !reflect.DeepEqual(res, map[string]any{"Fn::GetAtt": []any{"Table", "Arn"}}) {
+					t.Errorf("%s %s: resource %v, want the table only (no indexes)", owner, sid, res)
+				}
+			case strings.HasPrefix(w[0], "s3:"):
+				tmpl, _ := get(res, "Fn::Sub", "0").(string)
+				if !p.keyPrefixOnly(res) || !strings.HasSuffix(tmpl, prefixes[sid]) {
+					t.Errorf("%s %s: resource %v, want the bucket's %s", owner, sid, res, prefixes[sid])
+				}
+			case w[0] == "kms:Decrypt":
+				if !reflect.DeepEqual(res, ref("ApiKeyKmsKeyArn")) || get(s, "Condition", "StringEquals", "kms:ViaService") == nil {
+					t.Errorf("%s %s: resource %v, want the ApiKeyKmsKeyArn key via SSM/Secrets Manager", owner, sid, res)
+				}
+			}
+		}
+		for sid := range sids {
+			if !seen[sid] {
+				t.Errorf("%s: statement %s missing", owner, sid)
+			}
+		}
+	}
+	for _, typ := range []string{"AWS::Serverless::Function", "AWS::Serverless::StateMachine"} {
+		for name, r := range p.resources(typ) {
+			pols, _ := get(r, "Properties", "Policies").([]any)
+			for _, pol := range pols {
+				if branches, ok := get(pol, "Fn::If").([]any); ok {
+					pol = branches[1]
+				}
+				m, _ := pol.(map[string]any)
+				for k := range m {
+					switch k {
+					case "Statement", "LambdaInvokePolicy", "StepFunctionsExecutionPolicy", "SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy":
+					default:
+						t.Errorf("%s: policy template %s grants more than the code calls", name, k)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestOllamaNeedsBaseUrl: the template's rule refuses Provider=ollama without
+// BaseUrl at deploy time (Lambda has no Ollama on 127.0.0.1), and only that.
+func TestOllamaNeedsBaseUrl(t *testing.T) {
+	p := load(t)
+	rules, _ := get(p.doc, "Rules").(map[string]any)
+	var evalCond func(v any, params map[string]string) bool
+	val := func(v any, params map[string]string) string {
+		if r, ok := get(v, "Ref").(string); ok {
+			return params[r]
+		}
+		return fmt.Sprint(v)
+	}
+	evalCond = func(v any, params map[string]string) bool {
+		switch {
+		case get(v, "Fn::Equals") != nil:
+			a := get(v, "Fn::Equals").([]any)
+			return val(a[0], params) == val(a[1], params)
+		case get(v, "Fn::Not") != nil:
+			return !evalCond(get(v, "Fn::Not", "0"), params)
+		}
+		t.Fatalf("unsupported rule function %v", v)
+		return false
+	}
+	deployable := func(params map[string]string) bool {
+		for _, r := range rules {
+			if c := get(r, "RuleCondition"); c != nil && !evalCond(c, params) {
+				continue
+			}
+			for _, a := range get(r, "Assertions").([]any) {
+				if !evalCond(get(a, "Assert"), params) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	tests := []struct {
+		provider, baseURL string
+		ok                bool
+	}{
+		{"ollama", "", false}, {"ollama", "http://10.0.0.5:11434", true}, {"offline", "", true}, {"openai", "", true},
+	}
+	for _, tt := range tests {
+		if got := deployable(map[string]string{"Provider": tt.provider, "BaseUrl": tt.baseURL}); got != tt.ok {
+			t.Errorf("Provider=%s BaseUrl=%q: deployable %v, want %v", tt.provider, tt.baseURL, got, tt.ok)
+		}
+	}
+	if got := p.env(p.resource("AnalyzeFunction"))["EXAMINA_BASE_URL"]; !reflect.DeepEqual(got, ref("BaseUrl")) {
+		t.Errorf("EXAMINA_BASE_URL = %v, want !Ref BaseUrl", got)
+	}
+}
+
+// TestDocsMatchCode: what the docs say about the code holds: the error names
+// ARCHITECTURE.md says the state machine matches are in its ErrorEquals, and README's
+// --timeout default is the providers' default.
+func TestDocsMatchCode(t *testing.T) {
+	p := load(t)
+	arch, err := os.ReadFile(filepath.Join(p.root, "docs", "ARCHITECTURE.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asl := string(statemachine.Definition())
+	for _, m := range regexp.MustCompile("`([A-Z][A-Za-z]+Error)`").FindAllStringSubmatch(string(arch), -1) {
+		if !strings.Contains(asl, `"`+m[1]+`"`) {
+			t.Errorf("docs/ARCHITECTURE.md names %s, which the state machine never matches", m[1])
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(p.root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := providers.Config{Name: providers.Offline}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `--timeout` \\|[^|]*\\| ([^|]+) \\|").FindSubmatch(readme)
+	if row == nil {
+		t.Fatal("README has no --timeout row")
+	}
+	if d, err := time.ParseDuration(strings.TrimSpace(string(row[1]))); err != nil || d != cfg.Timeout {
+		t.Errorf("README's --timeout default %q, the code's %s", row[1], cfg.Timeout)
+	}
+}
