@@ -349,17 +349,30 @@ func UploadToken(code, idem string) string {
 // is one job, so a second PUT to the same URL is a duplicate of the first.
 func UploadJobID(code, token string) string { return JobID(code, "upload", token) }
 
-func (d *Dispatcher) get(ctx context.Context, id string) events.APIGatewayV2HTTPResponse {
+// lookupJob reads the job a GET route names. When it cannot, it returns the answer to
+// give instead: 400 for a malformed id, 404 for an unknown job, 500 for a failure.
+func (d *Dispatcher) lookupJob(ctx context.Context, id string) (examina.Job, *slog.Logger, *events.APIGatewayV2HTTPResponse) {
 	if !ValidJobID(id) {
-		return jsonResponse(http.StatusBadRequest, ErrorBody{Error: "malformed job id"})
+		resp := jsonResponse(http.StatusBadRequest, ErrorBody{Error: "malformed job id"})
+		return examina.Job{}, nil, &resp
 	}
 	log := discard(d.Logger).With(slog.String("job_id", id))
 	job, err := d.Store.GetJob(ctx, id)
 	if examina.IsNotFound(err) {
-		return jsonResponse(http.StatusNotFound, ErrorBody{Error: "no such job"})
+		resp := jsonResponse(http.StatusNotFound, ErrorBody{Error: "no such job"})
+		return examina.Job{}, log, &resp
 	}
 	if err != nil {
-		return d.serverError(ctx, log, "reading job", err)
+		resp := d.serverError(ctx, log, "reading job", err)
+		return examina.Job{}, log, &resp
+	}
+	return job, log, nil
+}
+
+func (d *Dispatcher) get(ctx context.Context, id string) events.APIGatewayV2HTTPResponse {
+	job, log, answer := d.lookupJob(ctx, id)
+	if answer != nil {
+		return *answer
 	}
 	v := JobView{JobID: job.ID, Status: job.Status, Course: job.Course, Provider: job.Provider, Model: job.Model,
 		Total: job.Total, Done: job.Done, Degraded: job.Degraded, Reason: job.Reason, Problems: job.Problems,

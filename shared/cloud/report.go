@@ -56,16 +56,9 @@ func putReport(ctx context.Context, objects Objects, resultKey string, res exami
 // no result. A job merged before reports were stored has its page rendered from the
 // result document.
 func (d *Dispatcher) report(ctx context.Context, id string) events.APIGatewayV2HTTPResponse {
-	if !ValidJobID(id) {
-		return jsonResponse(http.StatusBadRequest, ErrorBody{Error: "malformed job id"})
-	}
-	log := discard(d.Logger).With(slog.String("job_id", id))
-	job, err := d.Store.GetJob(ctx, id)
-	if examina.IsNotFound(err) {
-		return jsonResponse(http.StatusNotFound, ErrorBody{Error: "no such job"})
-	}
-	if err != nil {
-		return d.serverError(ctx, log, "reading job", err)
+	job, log, answer := d.lookupJob(ctx, id)
+	if answer != nil {
+		return *answer
 	}
 	if job.Status != examina.JobCompleted {
 		msg := "job " + id + " has no report yet: it is " + string(job.Status)
