@@ -100,6 +100,27 @@ func TestDefersAFarSlot(t *testing.T) {
 	}
 }
 
+// TestHorizon: a caller whose slot would lie beyond the horizon is deferred without
+// booking (and without a DynamoDB request when the last seen state says so), to come
+// back when the backlog has shrunk to half the horizon.
+func TestHorizon(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	g := New(newMemTable(), key, Config{RPM: 6, Clock: clock, MaxWait: time.Second, Horizon: 15 * time.Second})
+	ctx := context.Background()
+	call(t, g, clock, ctx, 10, ok(5, 5), nil)
+	var de *pipeline.DeferError
+	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot == "" {
+		t.Fatalf("second Reserve = %v, want a booked deferral (10.2s ahead, inside the horizon)", err)
+	}
+	before := g.Stats().Requests
+	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot != "" || de.Wait < 11*time.Second || de.Wait > 15*time.Second {
+		t.Fatalf("third Reserve = %v (%+v), want an unbooked deferral of about 20.4-7.5 s", err, de)
+	}
+	if n := g.Stats().Requests - before; n != 0 {
+		t.Fatalf("an unbooked deferral made %d DynamoDB requests", n)
+	}
+}
+
 // TestSettleCreditsTokens: the tokens a call did not use are given back to the fleet.
 func TestSettleCreditsTokens(t *testing.T) {
 	tests := []struct {
@@ -192,7 +213,7 @@ func (frozenClock) Sleep(context.Context, time.Duration) error { return nil }
 // exceed the token rate.
 func TestConcurrentInvocationsNeverOverAdmit(t *testing.T) {
 	tab := newMemTable()
-	cfg := Config{RPM: 120, TPM: 60000, Clock: frozenClock{}, MaxWait: time.Hour, MaxConcurrency: 1000}
+	cfg := Config{RPM: 120, TPM: 60000, Clock: frozenClock{}, MaxWait: time.Hour, MaxConcurrency: 1000, Horizon: time.Hour}
 	var mu sync.Mutex
 	var slots []int64
 	var wg sync.WaitGroup
