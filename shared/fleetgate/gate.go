@@ -218,7 +218,16 @@ func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, 
 	if b.At == 0 {
 		var err error
 		if b, err = g.book(ctx, tokens); err != nil {
-			return nil, err
+			var de *pipeline.DeferError
+			if ctx.Err() != nil || errors.As(err, &de) {
+				return nil, err
+			}
+			// The budget failing (throttled, too contended) never fails the exercise:
+			// it is tried again shortly.
+			g.mu.Lock()
+			g.stats.Deferred++
+			g.mu.Unlock()
+			return nil, &pipeline.DeferError{Wait: time.Second + time.Duration(mrand.Int64N(int64(time.Second))), Reason: "fleet budget unavailable: " + err.Error()}
 		}
 	}
 	now := ms(g.clock.Now())
@@ -391,10 +400,10 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 }
 
 // beyondHorizon defers a caller without booking: it comes back when the backlog
-// ahead of it, now ahead, has shrunk to half the horizon (jittered by a fifth, so the
+// ahead of it, now ahead, has shrunk to a quarter of the horizon (jittered by a fifth, so the
 // callers deferred together do not all come back at once).
 func (g *Gate) beyondHorizon(ahead time.Duration) error {
-	d := ahead - g.cfg.Horizon/2
+	d := ahead - g.cfg.Horizon/4
 	d = time.Duration(float64(d) * (0.9 + 0.2*mrand.Float64()))
 	g.mu.Lock()
 	g.stats.Deferred++
