@@ -43,6 +43,11 @@ type CloudLimitedConfig struct {
 	// MaxWait is the longest an invocation sleeps for its slot (default 300ms; the
 	// template's 3s stands for a real minute).
 	MaxWait time.Duration
+	// Headroom slows the fleet's pace by this fraction (default 0.1). SQS delays are
+	// whole seconds and a deferred call may start up to a second after its slot: a
+	// second is under 2% of a real minute (the product's 0.02) but 10% of this
+	// scenario's scaled one.
+	Headroom float64
 	// FailPosition is the exercise whose first FailCalls provider calls answer 500, so
 	// its first delivery fails transiently (default position 7, 3 calls).
 	FailPosition, FailCalls int
@@ -68,6 +73,9 @@ func (c CloudLimitedConfig) withDefaults() CloudLimitedConfig {
 	}
 	if c.Latency <= 0 {
 		c.Latency = time.Second
+	}
+	if c.Headroom <= 0 {
+		c.Headroom = 0.1
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = 300 * time.Millisecond
@@ -124,7 +132,7 @@ func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error
 			cfg.Exercises, cfg.Batch, cfg.RPM, cfg.TPM, cfg.Window, cfg.Latency),
 		Command: cfg.Command,
 		Params: map[string]any{"exercises": cfg.Exercises, "batch": cfg.Batch, "window_ms": ms(cfg.Window), "latency_ms": ms(cfg.Latency),
-			"rpm": cfg.RPM, "tpm": cfg.TPM, "answer_tokens": perCall, "max_wait_ms": ms(cfg.MaxWait),
+			"rpm": cfg.RPM, "tpm": cfg.TPM, "answer_tokens": perCall, "max_wait_ms": ms(cfg.MaxWait), "headroom": cfg.Headroom,
 			"transient_failure": fmt.Sprintf("position %d, first %d calls answer 500", cfg.FailPosition, cfg.FailCalls)},
 		Columns: []Column{
 			{"time_s", "time (s)", "%.1f"},
@@ -267,7 +275,7 @@ func (cs *cloudStack) runLimitedJob(ctx context.Context, cfg CloudLimitedConfig,
 		if fleet {
 			api := mototest.NewSerialDynamoDB(dynamodb.NewFromConfig(counters[RoleAnalyze].Instrument(cs.cfg)), &cs.writes)
 			g := fleetgate.New(fleetgate.NewDynamoTable(api, cs.st.TableName), fleetgate.Key("openai", "fake-model", apiKey),
-				fleetgate.Config{RPM: cfg.RPM, TPM: cfg.TPM, Per: cfg.Window, MaxConcurrency: cfg.Batch, MaxWait: cfg.MaxWait})
+				fleetgate.Config{RPM: cfg.RPM, TPM: cfg.TPM, Per: cfg.Window, MaxConcurrency: cfg.Batch, MaxWait: cfg.MaxWait, Headroom: cfg.Headroom})
 			gates = append(gates, g)
 			a.Gate = g
 			h.Requeue, h.QueueURL, h.MaxWait = an.sqs, cs.st.QueueURL, cfg.MaxWait
