@@ -63,7 +63,7 @@ Commands:
   analyze   analyse a course file and write the merged result (resumable)
   results   print the stored result of a job
   jobs      list the stored jobs
-  bench     run the benchmark scenarios (seed, heavy-tail, rate-limited, overhead, cloud)
+  bench     run the benchmark scenarios (seed, heavy-tail, rate-limited, tpm-bound, overhead, cloud, cloud-rate-limited)
   version   print the version
 
 Run 'examina <command> --help' for a command's flags.
