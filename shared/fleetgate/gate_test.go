@@ -272,3 +272,24 @@ func TestDecodeBooking(t *testing.T) {
 		}
 	}
 }
+
+// brokenTable fails every booking, as a throttled or unreachable DynamoDB would.
+type brokenTable struct{ *memTable }
+
+func (brokenTable) FastBook(context.Context, string, FastBook) (State, bool, error) {
+	return State{}, false, errors.New("ProvisionedThroughputExceededException")
+}
+func (brokenTable) CASBook(context.Context, string, CASBook) (State, bool, error) {
+	return State{}, false, errors.New("ProvisionedThroughputExceededException")
+}
+
+// TestFailingBudgetDefers: a budget that cannot be written defers the call for a
+// second or two; it never fails (and so never degrades) the exercise.
+func TestFailingBudgetDefers(t *testing.T) {
+	g := New(brokenTable{newMemTable()}, key, Config{RPM: 60, Clock: retrytest.NewClock(t0)})
+	_, err := g.Reserve(context.Background(), 10)
+	var de *pipeline.DeferError
+	if !errors.As(err, &de) || de.Slot != "" || de.Wait < time.Second || de.Wait > 2*time.Second {
+		t.Fatalf("Reserve = %v, want a short deferral", err)
+	}
+}
