@@ -97,6 +97,7 @@ type limitedJob struct {
 	budgetRequests    int // DynamoDB requests of the fleet budget
 	budgetCalls       int
 	deferrals         int
+	unbooked          int
 	redelivery        time.Duration // failure of the transiently failed item to its next receive
 	ops               string
 }
@@ -142,6 +143,7 @@ func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error
 			{"degraded", "degraded", "%.0f"},
 			{"billed_ratio", "billed / provider time", "%.2f"},
 			{"deferrals", "deferrals", "%.0f"},
+			{"unbooked", "of them unbooked", "%.0f"},
 			{"ddb_per_call", "budget DynamoDB req/call", "%.2f"},
 			{"redelivery_s", "failed item retried after (s)", "%.1f"},
 		},
@@ -159,7 +161,7 @@ func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error
 		row := map[string]float64{"time_s": j.elapsed.Seconds(), "ratio": j.elapsed.Seconds() / minimum.Seconds(),
 			"requests": float64(j.requests), "limited_pct": 100 * float64(j.limited) / float64(max(j.requests, 1)),
 			"degraded": float64(j.degraded), "billed_ratio": j.billed.Seconds() / provider.Seconds(),
-			"deferrals": float64(j.deferrals), "redelivery_s": j.redelivery.Seconds()}
+			"deferrals": float64(j.deferrals), "unbooked": float64(j.unbooked), "redelivery_s": j.redelivery.Seconds()}
 		if j.budgetCalls > 0 {
 			row["ddb_per_call"] = float64(j.budgetRequests) / float64(j.budgetCalls)
 		}
@@ -328,6 +330,7 @@ func (cs *cloudStack) runLimitedJob(ctx context.Context, cfg CloudLimitedConfig,
 		j.budgetRequests += gs.Requests
 		j.budgetCalls += gs.Calls
 		j.deferrals += gs.Deferred
+		j.unbooked += gs.Unbooked
 	}
 	job := CloudJob{Ops: map[string]map[string]OpStats{}}
 	for r, c := range counters {
