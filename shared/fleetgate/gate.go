@@ -101,6 +101,7 @@ type Gate struct {
 	mu    sync.Mutex
 	state State // last seen, to predict the next booking
 	known bool
+	taken map[string]bool // slots from pipeline.SlotFrom already used: a slot serves one call
 	stats Stats
 }
 
@@ -200,7 +201,7 @@ func decodeBooking(s string) (booking, error) {
 // comes back as a *pipeline.DeferError carrying it.
 func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, error), error) {
 	var b booking
-	if s := pipeline.SlotFrom(ctx); s != "" {
+	if s := pipeline.SlotFrom(ctx); s != "" && g.take(s) {
 		var err error
 		if b, err = decodeBooking(s); err != nil {
 			return nil, err
@@ -255,6 +256,21 @@ func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, 
 	g.stats.Calls++
 	g.mu.Unlock()
 	return func(resp examina.Response, err error) { g.settle(context.WithoutCancel(ctx), b, resp, err) }, nil
+}
+
+// take reports whether slot is still unused by this gate, and marks it used: the
+// retries of a call that came back with a slot book slots of their own.
+func (g *Gate) take(slot string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.taken[slot] {
+		return false
+	}
+	if g.taken == nil || len(g.taken) > 10000 {
+		g.taken = map[string]bool{}
+	}
+	g.taken[slot] = true
+	return true
 }
 
 // request counts one DynamoDB request.

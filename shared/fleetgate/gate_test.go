@@ -94,6 +94,10 @@ func TestDefersAFarSlot(t *testing.T) {
 	if n := g.Stats().Requests - before; n != 1 {
 		t.Fatalf("the deferred call made %d DynamoDB requests, want 1 (the settlement)", n)
 	}
+	// A retry of that call (same context, same slot) books a slot of its own.
+	if _, err := g.Reserve(pipeline.WithSlot(ctx, de.Slot), 10); !errors.As(err, &de) || de.Wait < 10*time.Second {
+		t.Fatalf("a retry with a used slot = %v, want a new booking after it", err)
+	}
 	// A third call is booked after the deferred one, not at its own instant.
 	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Wait < 10*time.Second {
 		t.Fatalf("third Reserve = %v, want a deferral behind the second", err)
