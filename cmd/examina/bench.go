@@ -111,6 +111,8 @@ func (m *Main) runScenario(ctx context.Context, name string, c benchConfig) (*be
 		return bench.RateLimited(ctx, bench.RateLimitedConfig{})
 	case "cloud":
 		return bench.Cloud(ctx, bench.CloudConfig{})
+	case "cloud-rate-limited":
+		return bench.CloudLimited(ctx, bench.CloudLimitedConfig{})
 	case "tpm-bound":
 		return bench.TPMBound(ctx, bench.TPMBoundConfig{})
 	case "overhead":

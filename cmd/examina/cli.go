@@ -68,7 +68,7 @@ Commands:
   results   print the stored result of a job
   report    write a job's course map as one HTML page (or Markdown)
   jobs      list the stored jobs
-  bench     run the benchmark scenarios (seed, heavy-tail, rate-limited, overhead, cloud)
+  bench     run the benchmark scenarios (seed, heavy-tail, rate-limited, tpm-bound, overhead, cloud, cloud-rate-limited)
   score     compare a result with a labelled course (F1, adjusted Rand index, coverage)
   version   print the version
 

@@ -76,7 +76,6 @@ type limitedRun struct {
 	degraded, ok       int
 	retries            int
 	credited           int
-	serverTokens       int
 	providerLatencySum time.Duration
 }
 

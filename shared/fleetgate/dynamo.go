@@ -79,8 +79,8 @@ const holdFree = "(attribute_not_exists(paused_until) OR paused_until <= :now)"
 // FastBook implements Table.
 func (d *DynamoTable) FastBook(ctx context.Context, key string, op FastBook) (State, bool, error) {
 	update := "ADD rtat :r, ttat :t SET expires_at = :ttl"
-	cond := "attribute_exists(PK) AND rtat >= :rf AND ttat >= :tf AND climit = :clim AND " + holdFree
-	values := map[string]types.AttributeValue{":r": n(op.Rtat), ":t": n(op.Ttat), ":ttl": n(op.ExpiresAt),
+	cond := "attribute_exists(PK) AND rtat BETWEEN :rf AND :ceil AND ttat BETWEEN :tf AND :ceil AND climit = :clim AND " + holdFree
+	values := map[string]types.AttributeValue{":r": n(op.Rtat), ":t": n(op.Ttat), ":ttl": n(op.ExpiresAt), ":ceil": n(op.Ceil),
 		":rf": n(op.RFloor), ":tf": n(op.TFloor), ":clim": n(op.Clim), ":now": n(op.Now)}
 	var names map[string]string
 	if op.Lease != "" {

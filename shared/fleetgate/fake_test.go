@@ -38,7 +38,7 @@ func (m *memTable) FastBook(_ context.Context, key string, op FastBook) (State, 
 	m.ops++
 	st := m.items[key]
 	old := clone(st)
-	if !st.Exists || st.Rtat < op.RFloor || st.Ttat < op.TFloor || st.Clim != op.Clim || st.Hold > op.Now ||
+	if !st.Exists || st.Rtat < op.RFloor || st.Ttat < op.TFloor || st.Rtat > op.Ceil || st.Ttat > op.Ceil || st.Clim != op.Clim || st.Hold > op.Now ||
 		(op.Lease != "" && int64(len(st.Leases)) >= op.Clim) {
 		return old, false, nil
 	}

@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,12 @@ type Config struct {
 	// MaxWait is the longest a caller sleeps for its slot; a later slot is deferred
 	// (default 3s).
 	MaxWait time.Duration
+	// Horizon is the furthest ahead a slot is booked (default Per). A caller whose
+	// slot would lie further is deferred without booking, to come back when the
+	// booked backlog has shrunk to half the horizon: slots booked far ahead would be
+	// booked at the estimate before the calls ahead of them give their unused tokens
+	// back.
+	Horizon time.Duration
 	// MaxHold bounds a pause ordered by the provider (default two minutes).
 	MaxHold time.Duration
 	// LeaseTTL is how long a call's lease counts against the concurrency limit if it
@@ -73,7 +80,8 @@ func Key(provider, model, apiKey string) string {
 // Stats counts what a Gate did, and the DynamoDB requests it made.
 type Stats struct {
 	Calls       int           // calls admitted (booked now or with a slot due)
-	Deferred    int           // slots returned as deferrals
+	Deferred    int           // calls deferred (booked slots and unbooked)
+	Unbooked    int           // deferred without a booking: beyond the horizon
 	Requests    int           // DynamoDB requests
 	Conflicts   int           // conditional writes that failed and were redone
 	Waited      time.Duration // time slept for slots
@@ -93,6 +101,7 @@ type Gate struct {
 	mu    sync.Mutex
 	state State // last seen, to predict the next booking
 	known bool
+	taken map[string]bool // slots from pipeline.SlotFrom already used: a slot serves one call
 	stats Stats
 }
 
@@ -112,6 +121,9 @@ func New(table Table, key string, cfg Config) *Gate {
 	}
 	if cfg.MaxHold <= 0 {
 		cfg.MaxHold = 2 * time.Minute
+	}
+	if cfg.Horizon <= 0 {
+		cfg.Horizon = cfg.Per
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 3 * time.Minute
@@ -189,7 +201,7 @@ func decodeBooking(s string) (booking, error) {
 // comes back as a *pipeline.DeferError carrying it.
 func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, error), error) {
 	var b booking
-	if s := pipeline.SlotFrom(ctx); s != "" {
+	if s := pipeline.SlotFrom(ctx); s != "" && g.take(s) {
 		var err error
 		if b, err = decodeBooking(s); err != nil {
 			return nil, err
@@ -207,7 +219,16 @@ func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, 
 	if b.At == 0 {
 		var err error
 		if b, err = g.book(ctx, tokens); err != nil {
-			return nil, err
+			var de *pipeline.DeferError
+			if ctx.Err() != nil || errors.As(err, &de) {
+				return nil, err
+			}
+			// The budget failing (throttled, too contended) never fails the exercise:
+			// it is tried again shortly.
+			g.mu.Lock()
+			g.stats.Deferred++
+			g.mu.Unlock()
+			return nil, &pipeline.DeferError{Wait: time.Second + time.Duration(mrand.Int64N(int64(time.Second))), Reason: "fleet budget unavailable: " + err.Error()}
 		}
 	}
 	now := ms(g.clock.Now())
@@ -235,6 +256,21 @@ func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, 
 	g.stats.Calls++
 	g.mu.Unlock()
 	return func(resp examina.Response, err error) { g.settle(context.WithoutCancel(ctx), b, resp, err) }, nil
+}
+
+// take reports whether slot is still unused by this gate, and marks it used: the
+// retries of a call that came back with a slot book slots of their own.
+func (g *Gate) take(slot string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.taken[slot] {
+		return false
+	}
+	if g.taken == nil || len(g.taken) > 10000 {
+		g.taken = map[string]bool{}
+	}
+	g.taken[slot] = true
+	return true
 }
 
 // request counts one DynamoDB request.
@@ -281,12 +317,18 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 		if g.it > 0 {
 			tFloor = now - int64(tAdd+0.5) - 1
 		}
+		if known && seen.Exists {
+			if ahead := time.Duration(max(seen.Rtat, seen.Ttat, seen.Hold)-now) * time.Millisecond; ahead > g.cfg.Horizon {
+				return booking{}, g.beyondHorizon(ahead)
+			}
+		}
 		if known && seen.Exists && seen.Rtat >= rFloor && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
 			// Fast path: both timelines current, no pause: ADD the call's cost.
 			// A lease is taken when the slot is predicted to be due within MaxWait.
 			at := max(now, seen.Rtat, seen.Ttat)
 			withLease := time.Duration(at-now)*time.Millisecond <= g.cfg.MaxWait
 			op := FastBook{Rtat: int64(rAdd + 0.5), Ttat: int64(tAdd + 0.5), RFloor: rFloor, TFloor: tFloor, Now: now,
+				Ceil: now + g.cfg.Horizon.Milliseconds(),
 				Clim: seen.Clim, ExpiresAt: g.expiry(now)}
 			if withLease {
 				op.Lease, op.LeaseExp = lease, now+g.cfg.LeaseTTL.Milliseconds()
@@ -371,6 +413,19 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 			return booking{}, errors.New("fleetgate: booking a slot: too many conflicting writes")
 		}
 	}
+}
+
+// beyondHorizon defers a caller without booking: it comes back when the backlog
+// ahead of it, now ahead, has shrunk to a quarter of the horizon (jittered by a fifth, so the
+// callers deferred together do not all come back at once).
+func (g *Gate) beyondHorizon(ahead time.Duration) error {
+	d := ahead - g.cfg.Horizon/4
+	d = time.Duration(float64(d) * (0.9 + 0.2*mrand.Float64()))
+	g.mu.Lock()
+	g.stats.Deferred++
+	g.stats.Unbooked++
+	g.mu.Unlock()
+	return &pipeline.DeferError{Wait: max(d, time.Second), Reason: "fleet rate-limit budget booked beyond the horizon"}
 }
 
 func (g *Gate) conflict() {

@@ -94,9 +94,34 @@ func TestDefersAFarSlot(t *testing.T) {
 	if n := g.Stats().Requests - before; n != 1 {
 		t.Fatalf("the deferred call made %d DynamoDB requests, want 1 (the settlement)", n)
 	}
+	// A retry of that call (same context, same slot) books a slot of its own.
+	if _, err := g.Reserve(pipeline.WithSlot(ctx, de.Slot), 10); !errors.As(err, &de) || de.Wait < 10*time.Second {
+		t.Fatalf("a retry with a used slot = %v, want a new booking after it", err)
+	}
 	// A third call is booked after the deferred one, not at its own instant.
 	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Wait < 10*time.Second {
 		t.Fatalf("third Reserve = %v, want a deferral behind the second", err)
+	}
+}
+
+// TestHorizon: a caller whose slot would lie beyond the horizon is deferred without
+// booking (and without a DynamoDB request when the last seen state says so), to come
+// back when the backlog has shrunk to a quarter of the horizon.
+func TestHorizon(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	g := New(newMemTable(), key, Config{RPM: 6, Clock: clock, MaxWait: time.Second, Horizon: 15 * time.Second})
+	ctx := context.Background()
+	call(t, g, clock, ctx, 10, ok(5, 5), nil)
+	var de *pipeline.DeferError
+	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot == "" {
+		t.Fatalf("second Reserve = %v, want a booked deferral (10.2s ahead, inside the horizon)", err)
+	}
+	before := g.Stats().Requests
+	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot != "" || de.Wait < 15*time.Second || de.Wait > 19*time.Second {
+		t.Fatalf("third Reserve = %v (%+v), want an unbooked deferral of about 20.4-3.75 s", err, de)
+	}
+	if n := g.Stats().Requests - before; n != 0 {
+		t.Fatalf("an unbooked deferral made %d DynamoDB requests", n)
 	}
 }
 
@@ -192,7 +217,7 @@ func (frozenClock) Sleep(context.Context, time.Duration) error { return nil }
 // exceed the token rate.
 func TestConcurrentInvocationsNeverOverAdmit(t *testing.T) {
 	tab := newMemTable()
-	cfg := Config{RPM: 120, TPM: 60000, Clock: frozenClock{}, MaxWait: time.Hour, MaxConcurrency: 1000}
+	cfg := Config{RPM: 120, TPM: 60000, Clock: frozenClock{}, MaxWait: time.Hour, MaxConcurrency: 1000, Horizon: time.Hour}
 	var mu sync.Mutex
 	var slots []int64
 	var wg sync.WaitGroup
@@ -249,5 +274,26 @@ func TestDecodeBooking(t *testing.T) {
 		if _, err := decodeBooking(bad); err == nil {
 			t.Errorf("decodeBooking(%q) accepted", bad)
 		}
+	}
+}
+
+// brokenTable fails every booking, as a throttled or unreachable DynamoDB would.
+type brokenTable struct{ *memTable }
+
+func (brokenTable) FastBook(context.Context, string, FastBook) (State, bool, error) {
+	return State{}, false, errors.New("ProvisionedThroughputExceededException")
+}
+func (brokenTable) CASBook(context.Context, string, CASBook) (State, bool, error) {
+	return State{}, false, errors.New("ProvisionedThroughputExceededException")
+}
+
+// TestFailingBudgetDefers: a budget that cannot be written defers the call for a
+// second or two; it never fails (and so never degrades) the exercise.
+func TestFailingBudgetDefers(t *testing.T) {
+	g := New(brokenTable{newMemTable()}, key, Config{RPM: 60, Clock: retrytest.NewClock(t0)})
+	_, err := g.Reserve(context.Background(), 10)
+	var de *pipeline.DeferError
+	if !errors.As(err, &de) || de.Slot != "" || de.Wait < time.Second || de.Wait > 2*time.Second {
+		t.Fatalf("Reserve = %v, want a short deferral", err)
 	}
 }

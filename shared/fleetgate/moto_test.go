@@ -35,7 +35,7 @@ func TestDynamoTableOnMoto(t *testing.T) {
 	}
 
 	t.Run("concurrent bookings", func(t *testing.T) {
-		cfg := Config{RPM: 600, TPM: 600000, Clock: frozenClock{}, MaxWait: time.Hour, MaxConcurrency: 1000}
+		cfg := Config{RPM: 600, TPM: 600000, Clock: frozenClock{}, MaxWait: time.Hour, MaxConcurrency: 1000, Horizon: time.Hour}
 		var mu sync.Mutex
 		var slots []int64
 		var wg sync.WaitGroup

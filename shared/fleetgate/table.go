@@ -15,12 +15,14 @@ type State struct {
 }
 
 // FastBook adds the call's cost to both timelines if they are current (at least the
-// floors: no long idle gap to reset), no pause is in force at Now, the limit is Clim,
+// floors: no long idle gap to reset) and not beyond Ceil (the horizon), no pause is in
+// force at Now, the limit is Clim,
 // and (with a Lease) fewer than Clim leases exist. It returns the state before the
 // write, whether or not the condition held.
 type FastBook struct {
 	Rtat, Ttat     int64 // added
 	RFloor, TFloor int64
+	Ceil           int64
 	Now            int64
 	Clim           int64
 	Lease          string
