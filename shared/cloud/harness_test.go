@@ -145,6 +145,19 @@ func (s *stack) receive(max int32) []events.SQSMessage {
 	return msgs
 }
 
+// receiveWithin polls for up to max messages until some arrive or within has passed
+// (delayed and backed-off messages become visible later).
+func (s *stack) receiveWithin(max int32, within time.Duration) []events.SQSMessage {
+	s.t.Helper()
+	end := time.Now().Add(within)
+	for {
+		if msgs := s.receive(max); len(msgs) > 0 || time.Now().After(end) {
+			return msgs
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // settle does what the Lambda poller does after an invocation: delete the successes,
 // make the failures visible again at once.
 func (s *stack) settle(msgs []events.SQSMessage, resp events.SQSEventResponse) {

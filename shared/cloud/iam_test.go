@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
+	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/llm/offline"
 	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
@@ -188,9 +190,33 @@ func TestRolesGrantWhatTheCodeCalls(t *testing.T) {
 		Analyzer: func(context.Context) (*pipeline.Analyzer, error) {
 			return &pipeline.Analyzer{Provider: offline.New(), Policy: retry.Policy{MaxRetries: 1}, Clock: fakeClock{}}, nil
 		}}
+	// The requeue paths: a deferred exercise is re-sent delayed (sqs:SendMessage), a
+	// transiently failed one made visible again after a short backoff
+	// (sqs:ChangeMessageVisibility). Both come back and are analysed below.
+	requeue := func(p examina.Provider, g pipeline.Gate) *cloud.Analyze {
+		return &cloud.Analyze{Store: astore, Signaler: sfn.NewFromConfig(acfg), MaxReceives: 3,
+			Requeue: sqs.NewFromConfig(acfg), QueueURL: s.st.QueueURL, MaxWait: time.Second,
+			Analyzer: func(context.Context) (*pipeline.Analyzer, error) {
+				return &pipeline.Analyzer{Provider: p, Gate: g, Policy: retry.Policy{MaxRetries: 0}, Clock: fakeClock{}}, nil
+			}}
+	}
+	for _, step := range []struct {
+		h        *cloud.Analyze
+		failures int
+	}{{requeue(offline.New(), deferGate{}), 0}, {requeue(transientProvider{}, nil), 1}} {
+		msgs := s.receive(1)
+		if len(msgs) != 1 {
+			t.Fatalf("received %d messages", len(msgs))
+		}
+		resp, err := step.h.Handle(s.ctx, batch(msgs...))
+		if err != nil || len(resp.BatchItemFailures) != step.failures {
+			t.Fatalf("analyze (requeue): %v %v, want %d failure(s)", err, resp.BatchItemFailures, step.failures)
+		}
+		s.settle(msgs, resp)
+	}
 	var first events.SQSMessage
 	for i := range 3 {
-		msgs := s.receive(1)
+		msgs := s.receiveWithin(1, 20*time.Second)
 		if i == 0 && len(msgs) == 1 {
 			first = msgs[0]
 		}
@@ -256,4 +282,21 @@ func TestRolesGrantWhatTheCodeCalls(t *testing.T) {
 			t.Errorf("%s: the code calls %v; template.yaml grants %v", role, used, grant)
 		}
 	}
+}
+
+// deferGate defers every call 2 s: longer than the handler's MaxWait of 1 s.
+type deferGate struct{}
+
+func (deferGate) Acquire(context.Context, int) error {
+	return &pipeline.DeferError{Wait: 2 * time.Second, Reason: "test: the budget's next slot"}
+}
+func (deferGate) Release(examina.Response, error) {}
+
+// transientProvider fails every call with a 503.
+type transientProvider struct{}
+
+func (transientProvider) Name() string  { return "transient" }
+func (transientProvider) Model() string { return "m" }
+func (transientProvider) Complete(context.Context, examina.Request) (examina.Response, error) {
+	return examina.Response{}, &examina.ProviderError{Provider: "transient", Kind: examina.KindTransient, HTTPStatus: 503, Reason: "server_error"}
 }

@@ -938,6 +938,7 @@ func TestLeastPrivilege(t *testing.T) {
 			"JobStore":                          {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 			"DecryptTheApiKey":                  {"kms:Decrypt"},
 			"CompleteFanOutTask":                {"states:SendTaskSuccess", "states:SendTaskFailure"},
+			"RequeueOwnMessages":                {"sqs:SendMessage", "sqs:ChangeMessageVisibility"},
 			"InvokeTheConfiguredModel":          {"bedrock:InvokeModel"},
 			"FoundationModelsThroughTheProfile": {"bedrock:InvokeModel"},
 			"InvokeTheDefaultModel":             {"bedrock:InvokeModel"},
