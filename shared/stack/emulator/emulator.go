@@ -342,6 +342,31 @@ func Transform(ctx context.Context, template string, artifactsJSON, parametersJS
 	return stdout.Bytes(), nil
 }
 
+// ListArtifacts returns the template's local artifacts (transform.py --list): each
+// resource's CodeUri and BuildMethod or DefinitionUri, as JSON keyed by logical id.
+func ListArtifacts(ctx context.Context, template string) ([]byte, error) {
+	python, err := FindPython(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "sam-transform-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "transform.py")
+	if err := os.WriteFile(script, transformScript, 0o600); err != nil {
+		return nil, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, python, script, "--list", template)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("emulator: reading %s: %w: %s", template, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
 // FreePort returns a TCP port of 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

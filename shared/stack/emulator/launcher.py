@@ -139,6 +139,8 @@ class Stack:
         self.bucket_cloudformation()  # S8
         self.bucket_policy_cloudformation()  # S9
         self.http_api_cloudformation()  # S10
+        self.no_value_in_lists()  # S11
+        self.signature_of_empty_bodies()  # S12
 
     # S1: the account's administrator, the credentials of DIR/env.
     def admin_credentials(self) -> None:
@@ -403,6 +405,8 @@ class Stack:
         from moto.s3.models import s3_backends
 
         class BucketPolicy(CloudFormationModel):
+            __module__ = "moto.s3.examina"  # moto's model metaclass names the service from it
+
             def __init__(self, bucket):
                 self.bucket = bucket
 
@@ -438,6 +442,8 @@ class Stack:
         from moto.core.common_models import CloudFormationModel
 
         class HttpApi(CloudFormationModel):
+            __module__ = "moto.apigatewayv2.examina"
+
             def __init__(self, api):
                 self.api = api
 
@@ -494,6 +500,8 @@ class Stack:
                 pass
 
         class HttpApiStage(CloudFormationModel):
+            __module__ = "moto.apigatewayv2.examina"
+
             def __init__(self, name):
                 self.name = name
 
@@ -522,6 +530,46 @@ class Stack:
 
         _register(HttpApi)
         _register(HttpApiStage)
+
+
+def _no_value_in_lists(self) -> None:
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        out = original(resource_json, resources_map)
+        if isinstance(resource_json, list) and isinstance(out, list):
+            return [item for item in out if item is not None]
+        return out
+
+    parsing.clean_json = clean_json
+
+
+def _signature_of_empty_bodies(self) -> None:
+    from botocore.awsrequest import AWSRequest
+    from moto.iam import access_control
+
+    def create_aws_request(req):
+        signed = req._get_string_between("SignedHeaders=", ",", req._headers["Authorization"]).split(";")
+        headers = req._create_headers_for_aws_request(signed, req._headers)
+        body = req._body or (b"" if req._method in ("GET", "HEAD", "DELETE") else req._data)
+        request = AWSRequest(method=req._method, url=req._path, data=body, headers=headers)
+        request.context["timestamp"] = headers["X-Amz-Date"]
+        return request
+
+    access_control.IAMRequestBase._create_aws_request = create_aws_request
+
+
+# S12: moto verifies a signature over `body or data`: a GET with an empty body (every
+# Lambda and API Gateway list/get) is checked against a hash of its headers and
+# fails with SignatureDoesNotMatch. A GET, HEAD or DELETE signs its (empty) body.
+Stack.signature_of_empty_bodies = _signature_of_empty_bodies
+
+
+# S11: `!If [cond, x, !Ref AWS::NoValue]` inside a list removes the element in
+# CloudFormation; moto leaves a null there (and IAM roles fail on it).
+Stack.no_value_in_lists = _no_value_in_lists
 
 
 def _register(model) -> None:

@@ -2,6 +2,7 @@
 AWS::Serverless transform do, with the SAM translator cfn-lint ships.
 
 Usage: python3 transform.py TEMPLATE ARTIFACTS.json PARAMETERS.json > out.json
+       python3 transform.py --list TEMPLATE > artifacts.json
 
 ARTIFACTS.json maps a resource's logical id to {"Bucket": ..., "Key": ...}: the
 uploaded code (CodeUri) or state machine definition (DefinitionUri) that replaces
@@ -15,6 +16,9 @@ import sys
 
 
 def main() -> None:
+    if sys.argv[1] == "--list":
+        list_artifacts(sys.argv[2])
+        return
     template_path, artifacts_path, parameters_path = sys.argv[1:4]
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     try:
@@ -52,6 +56,27 @@ def main() -> None:
             print(f"{template_path}: {cause.message}", file=sys.stderr)
         sys.exit(1)
     json.dump(out, sys.stdout, default=str)
+
+
+def list_artifacts(template_path: str) -> None:
+    """Print the local artifacts `sam build` and `sam package` handle: each
+    resource's CodeUri (with its Metadata.BuildMethod) or DefinitionUri."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    with open(template_path, encoding="utf-8") as f:
+        template = yaml_parse(f.read())
+    out = {}
+    for name, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "DefinitionUri"):
+            uri = props.get(key)
+            if isinstance(uri, str) and not uri.startswith("s3://"):
+                out[name] = {
+                    "Type": resource.get("Type"),
+                    key: uri,
+                    "BuildMethod": (resource.get("Metadata") or {}).get("BuildMethod", ""),
+                }
+    json.dump(out, sys.stdout)
 
 
 def managed_policies():
