@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -143,7 +144,7 @@ func (a *awsAPI) lambdaJSON(ctx context.Context, method, path string, out any) e
 // invoke calls Lambda's Invoke synchronously and returns the payload and the
 // X-Amz-Function-Error header ("" when the function succeeded).
 func (a *awsAPI) invoke(ctx context.Context, function string, payload []byte) ([]byte, string, error) {
-	body, h, err := a.do(ctx, "lambda", http.MethodPost, "/2015-03-31/functions/"+url.PathEscape(function)+"/invocations",
+	body, h, err := a.do(ctx, "lambda", http.MethodPost, "/2015-03-31/functions/"+strings.ReplaceAll(url.PathEscape(function), ":", "%3A")+"/invocations",
 		"application/json", payload, http.Header{"X-Amz-Invocation-Type": {"RequestResponse"}})
 	if err != nil {
 		return nil, "", err

@@ -34,9 +34,10 @@ type Invocation struct {
 	CodePath            string            `json:"CodePath"` // the deployed zip, written by moto
 	Handler             string            `json:"Handler"`
 	Runtime             string            `json:"Runtime"`
-	Environment         map[string]string `json:"Environment"`
-	Timeout             int               `json:"Timeout"`    // seconds
-	MemorySize          int               `json:"MemorySize"` // MB
+	Environment         map[string]string `json:"-"`
+	RawEnvironment      map[string]any    `json:"Environment"` // moto keeps a template's numbers as numbers
+	Timeout             int               `json:"Timeout"`     // seconds
+	MemorySize          int               `json:"MemorySize"`  // MB
 	ReservedConcurrency *int              `json:"ReservedConcurrency"`
 	Credentials         struct {
 		AccessKeyID     string `json:"AccessKeyId"`
@@ -81,8 +82,21 @@ var defaultAsyncRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
 func (v *Invoker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var inv Invocation
 	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&inv); err != nil {
+		v.logger().Error("invoker: bad invocation document", slog.String("error", err.Error()))
 		http.Error(w, "invoker: bad invocation document: "+err.Error(), http.StatusBadRequest)
 		return
+	}
+	inv.Environment = make(map[string]string, len(inv.RawEnvironment))
+	for k, val := range inv.RawEnvironment {
+		switch x := val.(type) {
+		case string:
+			inv.Environment[k] = x
+		case nil:
+			inv.Environment[k] = ""
+		default:
+			b, _ := json.Marshal(x)
+			inv.Environment[k] = string(b)
+		}
 	}
 	if inv.InvocationType == "Event" {
 		v.wg.Add(1)
@@ -162,6 +176,9 @@ type Pool struct {
 	Region   string
 	Logger   *slog.Logger
 
+	// launch serialises cold starts: aws-lambda-rie binds ports the pool picks
+	// free a moment before, and two concurrent starts could pick the same one.
+	launch sync.Mutex
 	mu     sync.Mutex
 	idle   map[string][]*lambdarie.Function
 	logs   map[string]*lockedFile
@@ -282,6 +299,8 @@ func (p *Pool) acquire(ctx context.Context, key string, inv *Invocation) (*lambd
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	p.launch.Lock()
+	defer p.launch.Unlock()
 	fn, err := lambdarie.Launch(lctx, lambdarie.Options{
 		Bootstrap: bootstrap, Env: env, Name: inv.FunctionName,
 		Timeout: time.Duration(inv.Timeout) * time.Second, MemoryMB: inv.MemorySize,

@@ -30,6 +30,7 @@ import os
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -141,6 +142,9 @@ class Stack:
         self.http_api_cloudformation()  # S10
         self.no_value_in_lists()  # S11
         self.signature_of_empty_bodies()  # S12
+        self.bucket_policy_conditions()  # S13
+        self.role_policy_documents()  # S14
+        self.iam_action_names()  # S15
 
     # S1: the account's administrator, the credentials of DIR/env.
     def admin_credentials(self) -> None:
@@ -165,11 +169,18 @@ class Stack:
         from moto.dynamodb.responses import DynamoHandler
         from moto.stepfunctions.responses import StepFunctionResponse
 
-        def dynamo_resource(handler):
+        def body_of(handler):
+            body = handler.body
+            if isinstance(body, dict):
+                return body
             try:
-                body = json.loads(handler.body or "{}")
-            except ValueError:
-                return "*"
+                doc = json.loads(body or "{}")
+            except (TypeError, ValueError):
+                return {}
+            return doc if isinstance(doc, dict) else {}
+
+        def dynamo_resource(handler):
+            body = body_of(handler)
             name = body.get("TableName")
             if not name and body.get("RequestItems"):
                 name = sorted(body["RequestItems"])[0]
@@ -183,10 +194,7 @@ class Stack:
             return f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/{name}"
 
         def sfn_resource(handler):
-            try:
-                body = json.loads(handler.body or "{}")
-            except ValueError:
-                return "*"
+            body = body_of(handler)
             return body.get("stateMachineArn") or body.get("executionArn") or "*"
 
         DynamoHandler._determine_resource = dynamo_resource
@@ -554,16 +562,147 @@ def _signature_of_empty_bodies(self) -> None:
         signed = req._get_string_between("SignedHeaders=", ",", req._headers["Authorization"]).split(";")
         headers = req._create_headers_for_aws_request(signed, req._headers)
         body = req._body or (b"" if req._method in ("GET", "HEAD", "DELETE") else req._data)
-        request = AWSRequest(method=req._method, url=req._path, data=body, headers=headers)
+        path, sep, query = req._path.partition("?")
+        url = urllib.parse.quote(urllib.parse.unquote(path), safe="/~") + sep + query
+        request = AWSRequest(method=req._method, url=url, data=body, headers=headers)
         request.context["timestamp"] = headers["X-Amz-Date"]
         return request
 
     access_control.IAMRequestBase._create_aws_request = create_aws_request
 
 
+def _bucket_policy_conditions(self) -> None:
+    from moto.iam import policy_conditions
+    from moto.iam.access_control import IAMPolicy
+    from moto.s3 import models as s3_models
+
+    def bool_equals(expected, actual):
+        values = expected if isinstance(expected, list) else [expected]
+        return str(actual).lower() in [str(v).lower() for v in values]
+
+    policy_conditions.CONDITION_OPERATIONS["Bool"] = bool_equals
+
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(statement, action, resource="*", principal=None, incoming_condition_values=None):
+        # A statement whose condition does not hold does not apply (moto: DENIED).
+        if statement._statement.get("Condition") and not statement._check_conditions(incoming_condition_values):
+            return PermissionResult.NEUTRAL
+        return original(statement, action, resource, principal, incoming_condition_values)
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+    def get_permission(bucket, action, resource):
+        from moto.iam.access_control import PermissionResult
+
+        if bucket.policy is None:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(bucket.policy.decode()).is_action_permitted(action, resource, None, {"aws:SecureTransport": "true"})
+
+    s3_models.FakeBucket.get_permission = get_permission
+
+
+def _role_policy_documents(self) -> None:
+    from moto.iam import access_control
+
+    original = access_control.IAMPolicy.__init__
+
+    def init(policy, document):
+        if isinstance(document, dict) and "Statement" in document:
+            document = json.dumps(document)
+        original(policy, document)
+
+    access_control.IAMPolicy.__init__ = init
+
+
+def _iam_action_names(self) -> None:
+    import re
+
+    from moto.awslambda.responses import LambdaResponse
+    from moto.iam import access_control
+
+    renamed = {
+        "lambda:Invoke": "lambda:InvokeFunction",
+        "sqs:SendMessageBatch": "sqs:SendMessage",
+        "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    }
+    original = access_control.IAMRequestBase.__init__
+
+    def init(req, *args, **kwargs):
+        original(req, *args, **kwargs)
+        req._action = renamed.get(req._action, req._action)
+
+    access_control.IAMRequestBase.__init__ = init
+
+    # DynamoDB transactions have no IAM action of their own: each item is
+    # authorised as its operation (PutItem, UpdateItem, DeleteItem,
+    # ConditionCheckItem, GetItem) on its table.
+    item_actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+    check = access_control.IAMRequestBase.check_action_permitted
+
+    def check_action_permitted(req, resource):
+        if req._action not in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+            return check(req, resource)
+        try:
+            items = json.loads(req._body or b"{}").get("TransactItems", [])
+        except ValueError:
+            items = []
+        action = req._action
+        try:
+            for item in items:
+                for kind, op in item.items():
+                    table = op.get("TableName", "*")
+                    arn = table if table.startswith("arn:") else f"arn:aws:dynamodb:{req._region}:{req.account_id}:table/{table}"
+                    req._action = "dynamodb:" + item_actions.get(kind, kind)
+                    check(req, arn)
+        finally:
+            req._action = action
+
+    access_control.IAMRequestBase.check_action_permitted = check_action_permitted
+
+    def lambda_resource(handler):
+        path = urllib.parse.unquote(urllib.parse.urlparse(handler.uri).path)
+        m = re.search(r"/functions/([^/]+)", path)
+        if not m:
+            return "*"
+        name = m.group(1)
+        if name.startswith("arn:"):
+            return name
+        return f"arn:aws:lambda:{handler.region}:{handler.current_account}:function:{name}"
+
+    LambdaResponse._determine_resource = lambda_resource
+
+
+# S15: moto authorises an operation under its API name, not its IAM action
+# (lambda:Invoke instead of lambda:InvokeFunction; SQS batch operations are
+# authorised as their single-message actions, DynamoDB transactions item by item
+# as their operations), and Lambda requests against "*".
+Stack.iam_action_names = _iam_action_names
+
+
+# S14: a role created by CloudFormation keeps its inline policies as objects, which
+# moto's IAM evaluation cannot read (KeyError 'policy_document', a 500 on every
+# request signed with the role's credentials): they are read as documents.
+Stack.role_policy_documents = _role_policy_documents
+
+
+# S13: moto evaluates a bucket policy's Deny statements but ignores every condition
+# operator except StringEquals, so the template's DenyInsecureTransport (Bool
+# aws:SecureTransport false) denies every request; and a statement whose condition
+# does not hold counts as an explicit Deny. Bool is evaluated, a statement whose
+# condition fails does not apply (as IAM's evaluation logic says), and requests
+# count as TLS: the emulator's plain-HTTP endpoint stands in for AWS's HTTPS ones.
+Stack.bucket_policy_conditions = _bucket_policy_conditions
+
+
 # S12: moto verifies a signature over `body or data`: a GET with an empty body (every
 # Lambda and API Gateway list/get) is checked against a hash of its headers and
 # fails with SignatureDoesNotMatch. A GET, HEAD or DELETE signs its (empty) body.
+# And the path is checked decoded: a function ARN in the path (Step Functions'
+# lambda:invoke) never matches; it is checked as sent, percent-encoded.
 Stack.signature_of_empty_bodies = _signature_of_empty_bodies
 
 
