@@ -118,6 +118,9 @@ const (
 	EnvRPM      = "EXAMINA_RPM"
 	EnvTPM      = "EXAMINA_TPM"
 	EnvTimeout  = "EXAMINA_TIMEOUT"
+	// EnvBaseURL overrides the API base URL of groq, openai and anthropic (the
+	// template's BaseUrl parameter); it wins over OPENAI_BASE_URL/ANTHROPIC_BASE_URL.
+	EnvBaseURL = "EXAMINA_BASE_URL"
 )
 
 // Detect picks the provider when none is named: the first configured of Groq
@@ -169,6 +172,9 @@ func ForProvider(name string, getenv func(string) string) Config {
 		cfg.OllamaHost = getenv("OLLAMA_HOST")
 	case Bedrock:
 		cfg.Region = getenv("AWS_REGION")
+	}
+	if v := strings.TrimSpace(getenv(EnvBaseURL)); v != "" && (name == Groq || name == OpenAI || name == Anthropic) {
+		cfg.BaseURL = v
 	}
 	if n, err := strconv.Atoi(strings.TrimSpace(getenv(EnvRPM))); err == nil {
 		cfg.RPM = n

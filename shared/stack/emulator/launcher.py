@@ -145,6 +145,7 @@ class Stack:
         self.bucket_policy_conditions()  # S13
         self.role_policy_documents()  # S14
         self.iam_action_names()  # S15
+        self.dynamodb_serialised()  # S16
 
     # S1: the account's administrator, the credentials of DIR/env.
     def admin_credentials(self) -> None:
@@ -674,6 +675,25 @@ def _iam_action_names(self) -> None:
         return f"arn:aws:lambda:{handler.region}:{handler.current_account}:function:{name}"
 
     LambdaResponse._determine_resource = lambda_resource
+
+
+def _dynamodb_serialised(self) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.Lock()
+    original = DynamoHandler.call_action
+
+    def call_action(handler):
+        with lock:
+            return original(handler)
+
+    DynamoHandler.call_action = call_action
+
+
+# S16: moto's DynamoDB is not safe for concurrent requests: TransactWriteItems
+# deep-copies tables while other threads write them ("dictionary changed size
+# during iteration", a 500). DynamoDB requests are served one at a time.
+Stack.dynamodb_serialised = _dynamodb_serialised
 
 
 # S15: moto authorises an operation under its API name, not its IAM action
