@@ -41,7 +41,8 @@ import (
 // Config says what to deploy and where the stack keeps its state.
 type Config struct {
 	Dir        string            // state directory: env, logs/, moto/, code/; created
-	Template   string            // the SAM template; its directory is the root of CodeUri paths
+	Template   string            // the SAM template
+	CodeRoot   string            // the root of CodeUri and DefinitionUri paths; default the template's directory
 	StackName  string            // default "examina"
 	Parameters map[string]string // parameter overrides
 	Logger     *slog.Logger      // the engine's own log; default discards
@@ -61,6 +62,7 @@ type Stack struct {
 	api      *awsAPI
 	awsCfg   aws.Config
 	env      map[string]string
+	physical map[string]string
 	apiFront *APIFront
 	once     sync.Once
 }
@@ -195,7 +197,10 @@ func (s *Stack) deploy(ctx context.Context) error {
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		return fmt.Errorf("stack: deployment bucket: %w", err)
 	}
-	root := filepath.Dir(s.cfg.Template)
+	root := s.cfg.CodeRoot
+	if root == "" {
+		root = filepath.Dir(s.cfg.Template)
+	}
 	locations := map[string]s3Location{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -336,6 +341,10 @@ func (s *Stack) startEventSources(ctx, bg context.Context) error {
 		"AWS_SECRET_ACCESS_KEY": s.api.creds.SecretAccessKey,
 		"STACK_NAME":            s.cfg.StackName,
 	}
+	s.physical = map[string]string{}
+	for _, r := range res.Resources {
+		s.physical[r.LogicalID] = r.PhysicalID
+	}
 	for _, o := range d.Outputs {
 		if k, ok := outputEnv[o.Key]; ok {
 			env[k] = o.Value
@@ -380,6 +389,23 @@ func (s *Stack) startEventSources(ctx, bg context.Context) error {
 	s.env = env
 	return nil
 }
+
+// InvokeFunction invokes a deployed function synchronously through the
+// emulator's Lambda API, as the administrator; it returns the payload and the
+// X-Amz-Function-Error header.
+func (s *Stack) InvokeFunction(ctx context.Context, function string, payload []byte) ([]byte, string, error) {
+	return s.api.invoke(ctx, function, payload)
+}
+
+// AWSConfig returns an SDK configuration for the emulator with the administrator's credentials.
+func (s *Stack) AWSConfig() aws.Config { return s.awsCfg }
+
+// PhysicalID returns the physical id of a resource of the template (a function's
+// name, a table's name…), "" when there is none.
+func (s *Stack) PhysicalID(logicalID string) string { return s.physical[logicalID] }
+
+// Dir returns the stack's state directory (env, logs/).
+func (s *Stack) Dir() string { return s.cfg.Dir }
 
 // Env returns DIR/env's variables.
 func (s *Stack) Env() map[string]string { return s.env }

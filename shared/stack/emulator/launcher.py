@@ -146,6 +146,7 @@ class Stack:
         self.role_policy_documents()  # S14
         self.iam_action_names()  # S15
         self.dynamodb_serialised()  # S16
+        self.execution_names_unique()  # S17
 
     # S1: the account's administrator, the credentials of DIR/env.
     def admin_credentials(self) -> None:
@@ -272,7 +273,8 @@ class Stack:
         lambda_models.LambdaFunction.invoke = invoke
 
     # S4: S3 invokes Lambda asynchronously (InvocationType Event); moto calls it
-    # synchronously inside PutObject.
+    # synchronously inside PutObject. And moto's event lacks the object's versionId
+    # (and sequencer), which S3 sends for a versioned bucket.
     def s3_notifications_async(self) -> None:
         from moto.s3 import notifications
 
@@ -286,6 +288,20 @@ class Stack:
                 print(f"s3 notification to {fn_arn} not delivered: {err}", file=sys.stderr, flush=True)
 
         notifications._invoke_awslambda = invoke
+
+        # S4 also: a versioned bucket's event names the object's version, as S3's does.
+        original_event = notifications._get_s3_event
+
+        def s3_event(event_name, bucket, key, notification_id):
+            event = original_event(event_name, bucket, key, notification_id)
+            version = getattr(key, "version_id", None)
+            obj = event["Records"][0]["s3"]["object"]
+            if bucket.is_versioned and version and version != "null":
+                obj["versionId"] = version
+            obj["sequencer"] = f"{int(time.time() * 1e9):016X}"
+            return event
+
+        notifications._get_s3_event = s3_event
 
     # S5: moto runs an SQS event source mapping synchronously inside SendMessage,
     # ignoring failures and concurrency; the engine's poller replaces it.
@@ -688,6 +704,34 @@ def _dynamodb_serialised(self) -> None:
             return original(handler)
 
     DynamoHandler.call_action = call_action
+
+
+def _execution_names_unique(self) -> None:
+    from moto.stepfunctions.exceptions import ExecutionAlreadyExists
+    from moto.stepfunctions.parser import models as sfn_models
+
+    backend = sfn_models.StepFunctionsParserBackend
+    original = backend.start_execution
+
+    def start_execution(self, state_machine_arn, name=None, execution_input=None, *rest, **kwargs):
+        if name:
+            for execution in self._get_executions():
+                if execution.name != name or not execution.exec_arn.startswith(state_machine_arn.replace(":stateMachine:", ":execution:") + ":"):
+                    continue
+                same_input = json.loads(execution_input or "{}") == execution.input_data
+                if same_input and str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING":
+                    return execution
+                raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.exec_arn + "'")
+        return original(self, state_machine_arn, name, execution_input, *rest, **kwargs)
+
+    backend.start_execution = start_execution
+
+
+# S17: StartExecution with the name of a finished execution starts a second one
+# (moto looks for the name among attributes the parser's executions lack); on AWS
+# a Standard workflow's execution names are unique: ExecutionAlreadyExists, or
+# the running execution when the input is the same.
+Stack.execution_names_unique = _execution_names_unique
 
 
 # S16: moto's DynamoDB is not safe for concurrent requests: TransactWriteItems
