@@ -218,14 +218,21 @@ func (p *Pool) Run(ctx context.Context, inv *Invocation) ([]byte, error) {
 	}
 }
 
-// Processes returns the process ids of every RIE process of the function whose
-// name contains name (for tests that kill one mid-invocation).
-func (p *Pool) Processes(name string) []int {
+// Busy returns the process ids of the RIE processes of the function whose name
+// contains name that are running an invocation (for tests that kill one
+// mid-invocation).
+func (p *Pool) Busy(name string) []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	idle := map[*lambdarie.Function]bool{}
+	for _, list := range p.idle {
+		for _, fn := range list {
+			idle[fn] = true
+		}
+	}
 	var out []int
 	for fn := range p.all {
-		if strings.Contains(fn.Name(), name) {
+		if !idle[fn] && strings.Contains(fn.Name(), name) {
 			out = append(out, fn.Pid())
 		}
 	}

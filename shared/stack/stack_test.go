@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -64,7 +65,16 @@ func up(t *testing.T, template string, params map[string]string) *stack.Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	st, err := stack.Up(ctx, stack.Config{Dir: dir, Template: template, CodeRoot: root, Parameters: params})
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	engineLog, err := os.Create(filepath.Join(dir, "logs", "engine.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engineLog.Close() })
+	st, err := stack.Up(ctx, stack.Config{Dir: dir, Template: template, CodeRoot: root, Parameters: params,
+		Logger: slog.New(slog.NewJSONHandler(engineLog, nil))})
 	if errors.Is(err, emulator.ErrNotInstalled) || errors.Is(err, lambdarie.ErrNotInstalled) {
 		missing(t, err)
 	}
@@ -461,9 +471,12 @@ func TestStackOpenAIAtLeastOnce(t *testing.T) {
 	for fake.requests.Load() < 4 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	pids := st.Pool().Processes("AnalyzeFunction")
+	var pids []int
+	for len(pids) == 0 && time.Now().Before(deadline) {
+		pids = st.Pool().Busy("AnalyzeFunction")
+	}
 	if len(pids) == 0 {
-		t.Fatal("no analyze process to kill")
+		t.Fatal("no busy analyze process to kill")
 	}
 	if err := syscall.Kill(-pids[0], syscall.SIGKILL); err != nil {
 		t.Fatalf("killing analyze RIE %d: %v", pids[0], err)
@@ -480,6 +493,9 @@ func TestStackOpenAIAtLeastOnce(t *testing.T) {
 	}
 	if m := fake.maxInFlight.Load(); m > batch || m < 2 {
 		t.Errorf("most requests in flight at the fake server = %d, want 2..%d (BatchSize)", m, batch)
+	}
+	if b, _ := os.ReadFile(filepath.Join(st.Dir(), "logs", "engine.log")); !bytes.Contains(b, []byte("Runtime exited")) {
+		t.Errorf("the poller saw no failed invocation after SIGKILL of analyze RIE %d", pids[0])
 	}
 	t.Logf("fake server: %d requests, at most %d in flight (BatchSize %d)", fake.requests.Load(), fake.maxInFlight.Load(), batch)
 
@@ -619,4 +635,3 @@ func newCountingFake(latency time.Duration) *countingFake {
 	}))
 	return f
 }
-

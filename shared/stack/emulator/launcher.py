@@ -147,6 +147,7 @@ class Stack:
         self.iam_action_names()  # S15
         self.dynamodb_serialised()  # S16
         self.execution_names_unique()  # S17
+        self.json_auth_errors()  # S18
 
     # S1: the account's administrator, the credentials of DIR/env.
     def admin_credentials(self) -> None:
@@ -725,6 +726,45 @@ def _execution_names_unique(self) -> None:
         return original(self, state_machine_arn, name, execution_input, *rest, **kwargs)
 
     backend.start_execution = start_execution
+
+
+def _json_auth_errors(self) -> None:
+    import re
+
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def wrap(cls, content_type):
+        original = cls.call_action
+
+        def call_action(handler):
+            status, headers, body = original(handler)
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+            if status in (400, 403) and text.lstrip().startswith("<"):
+                code = re.search(r"<Code>(.*?)</Code>", text)
+                message = re.search(r"<Message>(.*?)</Message>", text, re.S)
+                code = code.group(1) if code else "AccessDenied"
+                if code == "AccessDenied":
+                    code = "AccessDeniedException"
+                doc = {"__type": f"com.amazon.coral.service#{code}", "message": message.group(1) if message else text}
+                headers = dict(headers)
+                headers["Content-Type"] = content_type
+                headers["x-amzn-ErrorType"] = code
+                body = json.dumps(doc)
+                headers["Content-Length"] = str(len(body))
+            return status, headers, body
+
+        cls.call_action = call_action
+
+    wrap(DynamoHandler, "application/x-amz-json-1.0")
+    wrap(StepFunctionResponse, "application/x-amz-json-1.0")
+
+
+# S18: moto answers a request IAM denies with an XML error document even for the
+# JSON protocols: the SDKs of DynamoDB and Step Functions cannot read it and the
+# function logs "deserialization failed" instead of AccessDeniedException with
+# IAM's message. The error is sent as those services send it.
+Stack.json_auth_errors = _json_auth_errors
 
 
 # S17: StartExecution with the name of a finished execution starts a second one
