@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -318,9 +319,12 @@ func signature(r *http.Request, body []byte, signedHeaders, amzDate, scope, secr
 	canon.WriteString(canonicalQuery(r.URL.Query()) + "\n")
 	for _, h := range strings.Split(signedHeaders, ";") {
 		var v string
-		if h == "host" {
+		switch {
+		case h == "host":
 			v = r.Host
-		} else {
+		case h == "content-length" && r.Header.Get("Content-Length") == "" && r.ContentLength >= 0:
+			v = strconv.FormatInt(r.ContentLength, 10)
+		default:
 			vals := r.Header.Values(h)
 			for i := range vals {
 				vals[i] = strings.Join(strings.Fields(vals[i]), " ")
