@@ -19,7 +19,8 @@ Always applied (moto 5.2.1 bugs the tests meet):
    Unhandled, as Lambda does when a Go handler returns an error.
 
 With --stack (the local deployment of template.yaml, shared/stack), every patch
-listed in DEVELOPERS.md "Local stack: moto patches" as S1..S11, each marked below.
+listed in DEVELOPERS.md ("moto patches of the local stack") as S1..S18, each
+marked below.
 
 Exit status 3 means moto is not installed (pip install 'moto[server]').
 """
@@ -118,7 +119,7 @@ def patch_lambda_errors(lambda_simple) -> None:
 
 
 class Stack:
-    """The patches of the local stack (DEVELOPERS.md, S1..S11)."""
+    """The patches of the local stack (DEVELOPERS.md, S1..S18)."""
 
     def __init__(self, args):
         self.args = args
