@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -458,6 +459,7 @@ func TestStackOffline(t *testing.T) {
 // completes exactly once and the DLQ stays empty.
 func TestStackOpenAIAtLeastOnce(t *testing.T) {
 	fake := newCountingFake(300 * time.Millisecond)
+	fake.holdAt = 5
 	defer fake.Close()
 	tpl := templateCopy(t, func(s string) string {
 		return strings.Replace(s, "VisibilityTimeout: 900", "VisibilityTimeout: 15", 1)
@@ -467,21 +469,21 @@ func TestStackOpenAIAtLeastOnce(t *testing.T) {
 	awsCLI(t, st, "s3", "cp", "examples/ade.json", "s3://"+st.Env()["BUCKET_NAME"]+"/input/ADE/ade.json")
 	job := jobID(t, st)
 
-	// Kill one busy analyze process once requests flow.
-	deadline := time.Now().Add(time.Minute)
-	for fake.requests.Load() < 4 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+	// The fifth provider call is held at the fake server: every analyze process
+	// busy then is inside its provider call; SIGKILL them all mid-invocation.
+	select {
+	case <-fake.held:
+	case <-time.After(time.Minute):
+		t.Fatal("no provider call reached the fake server")
 	}
-	var pids []int
-	for len(pids) == 0 && time.Now().Before(deadline) {
-		pids = st.Pool().Busy("AnalyzeFunction")
-	}
+	pids := st.Pool().Busy("AnalyzeFunction")
 	if len(pids) == 0 {
 		t.Fatal("no busy analyze process to kill")
 	}
-	if err := syscall.Kill(-pids[0], syscall.SIGKILL); err != nil {
-		t.Fatalf("killing analyze RIE %d: %v", pids[0], err)
+	for _, pid := range pids {
+		killTree(t, pid)
 	}
+	close(fake.release)
 	got := waitResult(t, st, job)
 	if done, total, status := meta(t, st, job); done != total || total != 35 || status != string(examina.JobCompleted) {
 		t.Errorf("META done %d total %d status %s", done, total, status)
@@ -496,7 +498,10 @@ func TestStackOpenAIAtLeastOnce(t *testing.T) {
 		t.Errorf("most requests in flight at the fake server = %d, want 2..%d (BatchSize)", m, batch)
 	}
 	if b, _ := os.ReadFile(filepath.Join(st.Dir(), "logs", "engine.log")); !bytes.Contains(b, []byte("Runtime exited")) {
-		t.Errorf("the poller saw no failed invocation after SIGKILL of analyze RIE %d", pids[0])
+		t.Errorf("the poller saw no failed invocation after SIGKILL of analyze RIE %v", pids)
+	}
+	if n := fake.requests.Load(); n < 35+int64(len(pids)) {
+		t.Errorf("fake server saw %d requests; want 35 + %d for the killed invocations' exercises analysed again", n, len(pids))
 	}
 	t.Logf("fake server: %d requests, at most %d in flight (BatchSize %d)", fake.requests.Load(), fake.maxInFlight.Load(), batch)
 
@@ -530,6 +535,21 @@ func TestStackIAM(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Fatalf("no AccessDenied in %s", logs)
+}
+
+// killTree SIGKILLs a process and its descendants: aws-lambda-rie starts the
+// bootstrap in a process group of its own, as Lambda's runtime does.
+func killTree(t *testing.T, pid int) {
+	t.Helper()
+	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing %d: %v", pid, err)
+	}
+	for _, f := range strings.Fields(string(raw)) {
+		if child, err := strconv.Atoi(f); err == nil {
+			killTree(t, child)
+		}
+	}
 }
 
 func templateCopy(t *testing.T, edit func(string) string) string {
@@ -613,18 +633,27 @@ func s3Event(bucket, key, etag, version string) []byte {
 	return b
 }
 
-// countingFake is fakeopenai behind a counter of requests in flight.
+// countingFake is fakeopenai behind a counter of requests in flight. When holdAt
+// is set, that request signals held and waits for release to be closed.
 type countingFake struct {
 	*httptest.Server
 	requests, inFlight, maxInFlight atomic.Int64
 	mu                              sync.Mutex
+	holdAt                          int64
+	held, release                   chan struct{}
 }
 
 func newCountingFake(latency time.Duration) *countingFake {
-	f := &countingFake{}
+	f := &countingFake{held: make(chan struct{}), release: make(chan struct{})}
 	h := fakeopenai.NewHandler(fakeopenai.Config{Latency: latency})
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.requests.Add(1)
+		if f.requests.Add(1) == f.holdAt {
+			close(f.held)
+			select {
+			case <-f.release:
+			case <-r.Context().Done():
+			}
+		}
 		n := f.inFlight.Add(1)
 		defer f.inFlight.Add(-1)
 		f.mu.Lock()
