@@ -6,6 +6,7 @@ FUZZTIME   ?= 1m
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 
 .PHONY: build build-DispatchFunction build-AnalyzeFunction build-MergeFunction test lint fmt vet staticcheck cfn-lint bench fuzz deploy clean moto rie \
+	stack-up stack-down stack-status \
 	invoke-DispatchFunction invoke-AnalyzeFunction invoke-MergeFunction \
 	invoke-DispatchFunction-api invoke-DispatchFunction-get invoke-DispatchFunction-fanout
 
@@ -75,6 +76,18 @@ invoke-MergeFunction:
 moto:
 	scripts/moto --host 127.0.0.1 --port 5000
 
+## stack-up: the whole stack on this machine (scripts/stack up; STACK_DIR, PARAMS=Key=Value ...)
+STACK_DIR ?= .stack
+stack-up:
+	scripts/stack up --dir $(STACK_DIR) $(if $(PARAMS),--parameter-overrides $(PARAMS))
+
+## stack-down: stop every process stack-up started
+stack-down:
+	scripts/stack down --dir $(STACK_DIR)
+
+stack-status:
+	scripts/stack status --dir $(STACK_DIR)
+
 ## rie: install the pinned Lambda Runtime Interface Emulator
 rie:
 	go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
@@ -93,4 +106,4 @@ deploy:
 	sam build && sam deploy
 
 clean:
-	rm -rf bin .aws-sam
+	rm -rf bin .aws-sam .stack

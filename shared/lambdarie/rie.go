@@ -97,6 +97,8 @@ type Options struct {
 	Env       []string // the function's environment, "KEY=value"; nothing else is inherited but PATH, HOME and TMPDIR
 	Name      string   // AWS_LAMBDA_FUNCTION_NAME; default "function"
 	Timeout   time.Duration
+	MemoryMB  int       // AWS_LAMBDA_FUNCTION_MEMORY_SIZE; default 256
+	LogLevel  string    // the emulator's --log-level; default "warn" ("info" prints the REPORT lines)
 	Output    io.Writer // the emulator's and the function's logs; nil discards them
 }
 
@@ -104,6 +106,7 @@ type Options struct {
 // serialized: the emulator runs one invocation at a time, like one Lambda
 // execution environment.
 type Function struct {
+	name   string
 	url    string
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -191,8 +194,16 @@ func Launch(ctx context.Context, opts Options) (*Function, error) {
 	if timeout <= 0 {
 		timeout = 60 * time.Second
 	}
-	f := &Function{url: "http://" + addr + InvokePath, exited: make(chan struct{}), http: &http.Client{Timeout: timeout + 30*time.Second}}
-	f.cmd = exec.Command(rie, "--log-level", "warn",
+	f := &Function{name: name, url: "http://" + addr + InvokePath, exited: make(chan struct{}), http: &http.Client{Timeout: timeout + 30*time.Second}}
+	memory := opts.MemoryMB
+	if memory <= 0 {
+		memory = 256
+	}
+	level := opts.LogLevel
+	if level == "" {
+		level = "warn"
+	}
+	f.cmd = exec.Command(rie, "--log-level", level,
 		"--runtime-interface-emulator-address", addr,
 		"--runtime-api-address", runtimeAddr,
 		opts.Bootstrap)
@@ -206,7 +217,7 @@ func Launch(ctx context.Context, opts Options) (*Function, error) {
 	env = append(env,
 		"AWS_LAMBDA_FUNCTION_NAME="+name,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(int(timeout.Seconds())),
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(memory),
 	)
 	f.cmd.Env = append(env, opts.Env...)
 	out := opts.Output
@@ -241,6 +252,15 @@ func Launch(ctx context.Context, opts Options) (*Function, error) {
 		}
 	}
 }
+
+// Name returns the function's name (AWS_LAMBDA_FUNCTION_NAME).
+func (f *Function) Name() string { return f.name }
+
+// Pid returns the emulator's process id (its process group holds the bootstrap).
+func (f *Function) Pid() int { return f.cmd.Process.Pid }
+
+// Exited is closed when the emulator's process has exited.
+func (f *Function) Exited() <-chan struct{} { return f.exited }
 
 // FunctionError is the error a function invocation returned: the Lambda
 // runtime's error document (errorType is the Go error's type name).

@@ -59,8 +59,14 @@ func TestBaseURLFromEnvironment(t *testing.T) {
 	if cfg := providers.ForProvider(providers.Ollama, func(k string) string { return env[k] }); cfg.OllamaHost != "http://ollama.internal:11434" {
 		t.Errorf("ollama host = %q", cfg.OllamaHost)
 	}
+	// EXAMINA_BASE_URL (the deployment's BaseUrl) wins over the provider's own
+	// variable, as it does for OPENAI_BASE_URL (TestFromEnv).
 	env["OLLAMA_HOST"] = "http://other:11434"
+	if cfg := providers.ForProvider(providers.Ollama, func(k string) string { return env[k] }); cfg.OllamaHost != "http://ollama.internal:11434" {
+		t.Errorf("EXAMINA_BASE_URL does not win over OLLAMA_HOST: %q", cfg.OllamaHost)
+	}
+	delete(env, "EXAMINA_BASE_URL")
 	if cfg := providers.ForProvider(providers.Ollama, func(k string) string { return env[k] }); cfg.OllamaHost != "http://other:11434" {
-		t.Errorf("OLLAMA_HOST does not win: %q", cfg.OllamaHost)
+		t.Errorf("without EXAMINA_BASE_URL, OLLAMA_HOST = %q", cfg.OllamaHost)
 	}
 }

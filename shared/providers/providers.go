@@ -120,6 +120,10 @@ const (
 	EnvRPM      = "EXAMINA_RPM"
 	EnvTPM      = "EXAMINA_TPM"
 	EnvTimeout  = "EXAMINA_TIMEOUT"
+	// EnvBaseURL is the template's BaseUrl parameter: the API base URL of groq, openai
+	// and anthropic, or Ollama's address; it wins over the provider's own variable
+	// (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, OLLAMA_HOST).
+	EnvBaseURL = "EXAMINA_BASE_URL"
 )
 
 // Detect picks the provider when none is named: the first configured of Groq
@@ -173,13 +177,12 @@ func ForProvider(name string, getenv func(string) string) Config {
 	case Bedrock:
 		cfg.Region = getenv("AWS_REGION")
 	}
-	// EXAMINA_BASE_URL (the template's BaseUrl) applies when the provider's own
-	// variable is not set.
-	if base := strings.TrimSpace(getenv("EXAMINA_BASE_URL")); base != "" {
-		switch {
-		case name == Ollama && cfg.OllamaHost == "":
+	// EXAMINA_BASE_URL (the template's BaseUrl) wins over the provider's own variable.
+	if base := strings.TrimSpace(getenv(EnvBaseURL)); base != "" {
+		switch name {
+		case Ollama:
 			cfg.OllamaHost = base
-		case (name == OpenAI || name == Anthropic || name == Groq) && cfg.BaseURL == "":
+		case OpenAI, Anthropic, Groq:
 			cfg.BaseURL = base
 		}
 	}

@@ -63,6 +63,16 @@ func TestFromEnv(t *testing.T) {
 	if cfg.BaseURL != "http://vllm:8000/v1" || cfg.APIKey != "" {
 		t.Fatalf("ForProvider(openai) = %+v", cfg)
 	}
+	// The template's BaseUrl parameter (EXAMINA_BASE_URL) wins; ollama ignores it.
+	for _, tc := range []struct{ name, want string }{
+		{providers.OpenAI, "http://fake:9/v1"}, {providers.Groq, "http://fake:9/v1"},
+		{providers.Anthropic, "http://fake:9/v1"}, {providers.Ollama, ""},
+	} {
+		cfg = providers.ForProvider(tc.name, env("EXAMINA_BASE_URL", " http://fake:9/v1 ", "OPENAI_BASE_URL", "http://other/v1"))
+		if cfg.BaseURL != tc.want {
+			t.Errorf("ForProvider(%s) with EXAMINA_BASE_URL: BaseURL = %q, want %q", tc.name, cfg.BaseURL, tc.want)
+		}
+	}
 }
 
 func TestWithDefaults(t *testing.T) {
