@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -264,13 +265,19 @@ func (s *Stack) package_(ctx context.Context, root, name string, a artifact) ([]
 		}
 		return data, nil
 	}
-	if a.BuildMethod != "go1.x" {
-		return nil, fmt.Errorf("stack: %s: BuildMethod %q is not supported (only go1.x, as `sam build` builds Go)", name, a.BuildMethod)
-	}
 	out := filepath.Join(s.cfg.Dir, "build", name, "bootstrap")
 	start := time.Now()
-	if err := lambdarie.BuildBootstrap(ctx, filepath.Join(root, a.CodeURI), out, runtime.GOARCH); err != nil {
-		return nil, err
+	switch a.BuildMethod {
+	case "go1.x":
+		if err := lambdarie.BuildBootstrap(ctx, filepath.Join(root, a.CodeURI), out, runtime.GOARCH); err != nil {
+			return nil, err
+		}
+	case "makefile":
+		if err := makeBootstrap(ctx, filepath.Join(root, a.CodeURI), name, filepath.Dir(out)); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("stack: %s: BuildMethod %q is not supported (go1.x or makefile, as `sam build` builds Go)", name, a.BuildMethod)
 	}
 	s.log.Info("built", slog.String("function", name), slog.String("goarch", runtime.GOARCH), slog.Duration("took", time.Since(start)))
 	bin, err := os.ReadFile(out)
@@ -451,4 +458,24 @@ func (s *Stack) Close() error {
 		s.wg.Wait()
 	})
 	return err
+}
+
+// makeBootstrap builds a BuildMethod: makefile function as `sam build` does: make's
+// build-<LogicalId> target of the Makefile in the function's CodeUri, with
+// ARTIFACTS_DIR the directory that must receive bootstrap. LAMBDA_GOARCH is set to this
+// machine's architecture, since the bootstrap runs here under the emulator.
+func makeBootstrap(ctx context.Context, codeDir, name, artifacts string) error {
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "make", "--makefile", "Makefile", "build-"+name,
+		"ARTIFACTS_DIR="+artifacts, "LAMBDA_GOARCH="+runtime.GOARCH)
+	cmd.Dir = codeDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("stack: %s: make build-%s: %w\n%s", name, name, err, out)
+	}
+	if _, err := os.Stat(filepath.Join(artifacts, "bootstrap")); err != nil {
+		return fmt.Errorf("stack: %s: make build-%s wrote no bootstrap: %w", name, name, err)
+	}
+	return nil
 }
