@@ -541,7 +541,13 @@ func TestStackIAM(t *testing.T) {
 // bootstrap in a process group of its own, as Lambda's runtime does.
 func killTree(t *testing.T, pid int) {
 	t.Helper()
-	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	// Each thread lists the children it started (a Go program starts them from any).
+	var raw []byte
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		raw = append(append(raw, b...), ' ')
+	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("killing %d: %v", pid, err)
 	}
