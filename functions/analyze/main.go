@@ -71,6 +71,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (func(context.C
 	store := dynamo.New(db, env.TableName)
 	h := &cloud.Analyze{
 		Store:       store,
+		Course:      store,
 		Spend:       store,
 		Pricing:     cloud.Pricing{Table: prices, BaseURL: pcfg.BaseURL},
 		Signaler:    sfn.NewFromConfig(awsCfg),

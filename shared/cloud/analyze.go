@@ -86,8 +86,53 @@ type Analyze struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 
+	// Course, when set, reads a job's exercises for a provider that learns from the
+	// whole course before it analyses one exercise (pipeline.CourseLearner: the offline
+	// heuristic), so the cloud gives the topics and core loops the local command gives.
+	// nil: such a provider answers from the exercise and its predecessor alone.
+	Course CourseReader
+
 	mu       sync.Mutex
 	analyzer *pipeline.Analyzer
+	learned  map[string]examina.Provider // by job id: a CourseLearner that learned it
+}
+
+// CourseReader reads the exercises of a job in position order (the job store).
+type CourseReader interface {
+	Exercises(ctx context.Context, jobID string) ([]examina.Exercise, error)
+}
+
+// maxLearned bounds how many jobs' course models one function instance keeps.
+const maxLearned = 4
+
+// learnedProvider returns a provider that learned task's course: a new one from the
+// Analyzer factory, taught the job's exercises (read once per job and instance).
+func (h *Analyze) learnedProvider(ctx context.Context, task Task) (examina.Provider, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.learned[task.JobID]; ok {
+		return p, nil
+	}
+	exs, err := h.Course.Exercises(ctx, task.JobID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the course of job %s: %w", task.JobID, err)
+	}
+	fresh, err := h.Analyzer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := fresh.Provider.(pipeline.CourseLearner)
+	if !ok {
+		return fresh.Provider, nil
+	}
+	if err := l.LearnCourse(ctx, examina.CourseFile{Course: task.Course, Exercises: exs}); err != nil {
+		return nil, fmt.Errorf("learning the course of job %s: %w", task.JobID, err)
+	}
+	if h.learned == nil || len(h.learned) >= maxLearned {
+		h.learned = map[string]examina.Provider{}
+	}
+	h.learned[task.JobID] = fresh.Provider
+	return fresh.Provider, nil
 }
 
 func (h *Analyze) now() time.Time {
@@ -276,6 +321,16 @@ func (h *Analyze) analyze(ctx context.Context, log *slog.Logger, task Task, last
 	an := *base
 	an.Language = analysis.NormalizeLanguage(task.Course.Language)
 	an.Logger = log
+	if _, ok := an.Provider.(pipeline.CourseLearner); ok && h.Course != nil {
+		p, err := h.learnedProvider(ctx, task)
+		if err != nil {
+			if last {
+				return examina.DefaultAnalysis("course not learned: " + err.Error()), "", nil
+			}
+			return examina.Analysis{}, "", err
+		}
+		an.Provider = p
+	}
 	if h.Spend != nil {
 		an.Meter = newJobMeter(h.Spend, task.JobID, h.Pricing.Quote(an.Provider.Name(), an.Provider.Model()), task.MaxCostUSD, log)
 	}

@@ -186,7 +186,7 @@ func TestRolesGrantWhatTheCodeCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	astore := dynamo.New(mototest.NewSerialDynamoDB(dynamodb.NewFromConfig(acfg), new(sync.Mutex)), s.st.TableName)
-	h := &cloud.Analyze{Store: astore, Signaler: sfn.NewFromConfig(acfg), MaxReceives: 3,
+	h := &cloud.Analyze{Store: astore, Course: astore, Signaler: sfn.NewFromConfig(acfg), MaxReceives: 3,
 		Analyzer: func(context.Context) (*pipeline.Analyzer, error) {
 			return &pipeline.Analyzer{Provider: offline.New(), Policy: retry.Policy{MaxRetries: 1}, Clock: fakeClock{}}, nil
 		}}

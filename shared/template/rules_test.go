@@ -935,7 +935,7 @@ func TestLeastPrivilege(t *testing.T) {
 			"SendAnalyzeMessages": {"sqs:SendMessage"},
 		},
 		"AnalyzeFunction": {
-			"JobStore":                          {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+			"JobStore":                          {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
 			"DecryptTheApiKey":                  {"kms:Decrypt"},
 			"CompleteFanOutTask":                {"states:SendTaskSuccess", "states:SendTaskFailure"},
 			"RequeueOwnMessages":                {"sqs:SendMessage", "sqs:ChangeMessageVisibility"},
