@@ -28,8 +28,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
-	"github.com/examina-dev/examina-serverless/shared/lambdarie"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/stack/lambdarie"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 	"github.com/examina-dev/examina-serverless/statemachine"
 )
 

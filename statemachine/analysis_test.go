@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 	"github.com/examina-dev/examina-serverless/statemachine"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 // pricesFile writes a --prices file pricing the fake server's model.

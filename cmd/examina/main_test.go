@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 // run drives the CLI exactly as the binary does, with a clean environment.

@@ -16,7 +16,7 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/fleetgate"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 func TestMainWiring(t *testing.T) {

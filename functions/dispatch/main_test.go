@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 // setenv points the process at srv and st with environment variables only, as the

@@ -11,9 +11,9 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/s3obj"
-	"github.com/examina-dev/examina-serverless/shared/storetest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/storetest"
 )
 
 func TestMainWiring(t *testing.T) {

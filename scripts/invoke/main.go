@@ -29,8 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/examina-dev/examina-serverless/shared/lambdarie"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/stack/lambdarie"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 	"github.com/examina-dev/examina-serverless/statemachine"
 )
 

@@ -24,11 +24,11 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/llm/simulated"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/retry"
 	"github.com/examina-dev/examina-serverless/shared/s3obj"
 	"github.com/examina-dev/examina-serverless/shared/sqsq"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 	"github.com/examina-dev/examina-serverless/statemachine"
 )
 

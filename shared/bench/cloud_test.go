@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 func TestBillingUnits(t *testing.T) {

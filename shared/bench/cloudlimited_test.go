@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 // TestCloudLimitedScenario runs the cloud-rate-limited scenario small on moto: both

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
 	"github.com/examina-dev/examina-serverless/shared/llm/openai"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/providers"
 	"github.com/examina-dev/examina-serverless/shared/ratelimit"
 	"github.com/examina-dev/examina-serverless/shared/retry"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 // TPMBoundConfig configures the tpm-bound scenario.

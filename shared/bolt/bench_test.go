@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/storetest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/storetest"
 )
 
 // benchModes runs a benchmark with fsync on commit (the product's setting) and without.

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/storetest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/storetest"
 	bbolt "go.etcd.io/bbolt"
 )
 

@@ -20,8 +20,8 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/course"
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/sqsq"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 func exampleFile(t *testing.T, name string) []byte {

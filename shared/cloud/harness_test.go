@@ -21,9 +21,9 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/llm/offline"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/s3obj"
 	"github.com/examina-dev/examina-serverless/shared/sqsq"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 	"github.com/examina-dev/examina-serverless/statemachine"
 )
 

@@ -27,12 +27,12 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/llm/offline"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/retry"
 	"github.com/examina-dev/examina-serverless/shared/s3obj"
 	"github.com/examina-dev/examina-serverless/shared/sqsq"
-	"github.com/examina-dev/examina-serverless/shared/template"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/template"
 )
 
 // calls records the IAM actions one role's clients need, as service:Action, with the

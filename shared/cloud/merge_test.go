@@ -12,7 +12,7 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/examina"
 	"github.com/examina-dev/examina-serverless/shared/llm/offline"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
-	"github.com/examina-dev/examina-serverless/shared/storetest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/storetest"
 )
 
 func TestMerge(t *testing.T) {

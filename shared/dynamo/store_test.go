@@ -17,8 +17,8 @@ import (
 
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
-	"github.com/examina-dev/examina-serverless/shared/storetest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/storetest"
 )
 
 // fakeClock advances only when slept on.

@@ -4,7 +4,7 @@ import "context"
 
 // Store persists jobs, per-exercise results, result documents and the response cache.
 // Implementations: the embedded bbolt store (local) and DynamoDB (cloud). Every
-// implementation passes the conformance suite in shared/storetest.
+// implementation passes the conformance suite in shared/testkit/storetest.
 type Store interface {
 	// PutJob creates or replaces a job record.
 	PutJob(ctx context.Context, job Job) error

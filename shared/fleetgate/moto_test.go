@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 // TestDynamoTableOnMoto runs the budget's DynamoDB expressions against moto: several

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/providers"
 	"github.com/examina-dev/examina-serverless/shared/ratelimit"
 	"github.com/examina-dev/examina-serverless/shared/retry"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 func env(kv ...string) func(string) string {

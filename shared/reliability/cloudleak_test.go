@@ -30,14 +30,14 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/course"
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/providers"
 	"github.com/examina-dev/examina-serverless/shared/retry"
 	"github.com/examina-dev/examina-serverless/shared/retry/retrytest"
 	"github.com/examina-dev/examina-serverless/shared/s3obj"
 	"github.com/examina-dev/examina-serverless/shared/sqsq"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 // cloudLeakCases are the two ways a Lambda reads its provider key, each with its own

@@ -15,11 +15,11 @@ import (
 
 	"github.com/examina-dev/examina-serverless/shared/analysis"
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
 	"github.com/examina-dev/examina-serverless/shared/llm/openai"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/retry"
 	"github.com/examina-dev/examina-serverless/shared/retry/retrytest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 // injections are exercise texts written to break out of the prompt's data fence.

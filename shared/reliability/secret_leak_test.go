@@ -17,11 +17,11 @@ import (
 
 	"github.com/examina-dev/examina-serverless/shared/bolt"
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
 	"github.com/examina-dev/examina-serverless/shared/llm/openai"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/retry"
 	"github.com/examina-dev/examina-serverless/shared/retry/retrytest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 // leakKeys are recognisable fake API keys: one shaped like an OpenAI key (which the

@@ -14,8 +14,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/s3obj"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 func TestBucket(t *testing.T) {

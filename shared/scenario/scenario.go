@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
 	"github.com/examina-dev/examina-serverless/shared/llm/openai"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/ratelimit"
 	"github.com/examina-dev/examina-serverless/shared/retry"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 // Config describes a scenario. Zero fields take the defaults of the scenario:

@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/examina-dev/examina-serverless/shared/lambdarie"
+	"github.com/examina-dev/examina-serverless/shared/stack/lambdarie"
 )
 
 // Invocation is what the patched moto posts for every Lambda invocation (the

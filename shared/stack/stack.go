@@ -35,8 +35,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/examina-dev/examina-serverless/shared/lambdarie"
 	"github.com/examina-dev/examina-serverless/shared/stack/emulator"
+	"github.com/examina-dev/examina-serverless/shared/stack/lambdarie"
 )
 
 // Config says what to deploy and where the stack keeps its state.

@@ -34,10 +34,10 @@ import (
 
 	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/lambdarie"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
 	"github.com/examina-dev/examina-serverless/shared/stack"
 	"github.com/examina-dev/examina-serverless/shared/stack/emulator"
+	"github.com/examina-dev/examina-serverless/shared/stack/lambdarie"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 const jobWait = 3 * time.Minute

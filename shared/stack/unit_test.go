@@ -21,7 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/examina-dev/examina-serverless/shared/lambdarie"
+	"github.com/examina-dev/examina-serverless/shared/stack/lambdarie"
 )
 
 type fakeQueue struct {

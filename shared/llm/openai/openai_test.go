@@ -13,11 +13,11 @@ import (
 
 	"github.com/examina-dev/examina-serverless/shared/analysis"
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
 	"github.com/examina-dev/examina-serverless/shared/llm/openai"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 	"github.com/examina-dev/examina-serverless/shared/retry"
 	"github.com/examina-dev/examina-serverless/shared/retry/retrytest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 const key = "gsk_testkey0123456789abcdef"

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/examina-dev/examina-serverless/shared/template"
+	"github.com/examina-dev/examina-serverless/shared/testkit/template"
 )
 
 func TestParse(t *testing.T) {

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/examina-dev/examina-serverless/shared/lambdarie"
+	"github.com/examina-dev/examina-serverless/shared/stack/lambdarie"
 )
 
 func TestInvoke(t *testing.T) {
-	bootstrap := lambdarie.Build(t, "shared/lambdarie/testdata/echo")
+	bootstrap := lambdarie.Build(t, "shared/stack/lambdarie/testdata/echo")
 	fn := lambdarie.Start(t, bootstrap, []string{"GREETING=ciao"})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -55,7 +55,7 @@ func TestInvoke(t *testing.T) {
 }
 
 func TestInvokeFile(t *testing.T) {
-	bootstrap := lambdarie.Build(t, "shared/lambdarie/testdata/echo")
+	bootstrap := lambdarie.Build(t, "shared/stack/lambdarie/testdata/echo")
 	fn := lambdarie.Start(t, bootstrap, nil)
 	event := filepath.Join(t.TempDir(), "event.json")
 	if err := os.WriteFile(event, []byte(`{"echo":"from file"}`), 0o600); err != nil {

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/examina-dev/examina-serverless/shared/mototest"
 	"github.com/examina-dev/examina-serverless/shared/providers"
-	"github.com/examina-dev/examina-serverless/shared/template"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/template"
 	"github.com/examina-dev/examina-serverless/statemachine"
 )
 

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/examina-dev/examina-serverless/shared/mototest"
+	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 func TestLaunchWithoutMoto(t *testing.T) {

@@ -5,7 +5,7 @@
 // template that refuses roles that do not alternate. It is test tooling, never part of
 // the product.
 //
-//	go run ./shared/llm/fakeopenai/cmd/fakeopenai -addr 127.0.0.1:18080 -outage-after 12 -outage 60s
+//	go run ./shared/testkit/fakeopenai/cmd/fakeopenai -addr 127.0.0.1:18080 -outage-after 12 -outage 60s
 package main
 
 import (
@@ -19,7 +19,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/examina-dev/examina-serverless/shared/llm/fakeopenai"
+	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 )
 
 // rolesRefusal is llama-server's answer to [system, user, user] with the Llama-2-chat
