@@ -29,7 +29,7 @@ func writeMarkdown(b *bytes.Buffer, p Page) {
 
 	pf("# %s — %s: course map\n\n", md(p.Course.Code), md(p.Course.Name))
 	if p.Offline {
-		pf("> **Offline heuristic.** No language model read these exercises: topics and procedures come from built-in keyword rules. Run `examina analyze` with a provider for a real analysis.\n\n")
+		pf("> **Offline heuristic.** No language model read these exercises: topics come from the course's own recurring phrases and procedures from each exercise's sub-questions. Run `examina analyze` with a provider for a real analysis.\n\n")
 		pf("- Analysis: **offline heuristic** (provider %s, model %s)\n", code(p.Provider), code(p.Model))
 	} else {
 		pf("- Analysis: LLM, provider %s, model %s\n", code(p.Provider), code(p.Model))
