@@ -149,12 +149,27 @@ func waitResult(t *testing.T, st *stack.Stack, job string) map[string]any {
 			if err := json.NewDecoder(out.Body).Decode(&doc); err != nil {
 				t.Fatalf("result document: %v", err)
 			}
+			waitSettled(t, st, job, deadline)
 			return doc
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Fatalf("no %s after %s", key, jobWait)
 	return nil
+}
+
+// waitSettled waits until the state machine has finished the job whose document is
+// written: the merge writes it before the next state marks the job and ends the
+// execution, so a test reading those right after the document races them.
+func waitSettled(t *testing.T, st *stack.Stack, job string, deadline time.Time) {
+	t.Helper()
+	for time.Now().Before(deadline) {
+		_, _, status := meta(t, st, job)
+		if status != string(examina.JobRunning) && status != string(examina.JobPending) && executions(t, st)["RUNNING"] == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // jobID is the id dispatch gives the course file: course code and content hash.
