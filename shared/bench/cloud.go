@@ -195,6 +195,23 @@ type CloudConfig struct {
 }
 
 // cloudStack is a provisioned moto stack and the clients the harness uses uncounted.
+// startCloudStack starts moto with the stack's resources provisioned and the state
+// machine's fan-out timeout set to fanOutTimeout seconds. The caller closes cs.srv.
+func startCloudStack(ctx context.Context, fanOutTimeout string) (*cloudStack, error) {
+	srv, err := mototest.Launch(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bench: starting moto (%s): %w", mototest.InstallHint, err)
+	}
+	st, err := srv.Provision(ctx, mototest.ProvisionOptions{Definition: statemachine.Definition(),
+		Substitutions: map[string]string{"FanOutTimeoutSeconds": fanOutTimeout}})
+	if err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("bench: provisioning moto: %w", err)
+	}
+	awsCfg := srv.AWSConfig(ctx)
+	return &cloudStack{srv: srv, st: st, cfg: awsCfg, sfn: sfn.NewFromConfig(awsCfg), db: dynamodb.NewFromConfig(awsCfg)}, nil
+}
+
 type cloudStack struct {
 	srv *mototest.Server
 	st  *mototest.Stack
@@ -248,18 +265,11 @@ func Cloud(ctx context.Context, cfg CloudConfig) (*Scenario, error) {
 		cfg.Command = "examina bench --scenario cloud"
 	}
 	began := time.Now()
-	srv, err := mototest.Launch(ctx)
+	cs, err := startCloudStack(ctx, "600")
 	if err != nil {
-		return nil, fmt.Errorf("bench: starting moto (%s): %w", mototest.InstallHint, err)
+		return nil, err
 	}
-	defer srv.Close()
-	st, err := srv.Provision(ctx, mototest.ProvisionOptions{Definition: statemachine.Definition(),
-		Substitutions: map[string]string{"FanOutTimeoutSeconds": "600"}})
-	if err != nil {
-		return nil, fmt.Errorf("bench: provisioning moto: %w", err)
-	}
-	awsCfg := srv.AWSConfig(ctx)
-	cs := &cloudStack{srv: srv, st: st, cfg: awsCfg, sfn: sfn.NewFromConfig(awsCfg), db: dynamodb.NewFromConfig(awsCfg)}
+	defer cs.srv.Close()
 
 	prices := ListPrices()
 	s := &Scenario{

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -27,7 +26,6 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/sqsq"
 	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
 	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
-	"github.com/examina-dev/examina-serverless/statemachine"
 )
 
 // CloudLimitedConfig configures the cloud-rate-limited scenario.
@@ -113,18 +111,11 @@ type limitedJob struct {
 func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error) {
 	cfg = cfg.withDefaults()
 	began := time.Now()
-	srv, err := mototest.Launch(ctx)
+	cs, err := startCloudStack(ctx, "900")
 	if err != nil {
-		return nil, fmt.Errorf("bench: starting moto (%s): %w", mototest.InstallHint, err)
+		return nil, err
 	}
-	defer srv.Close()
-	st, err := srv.Provision(ctx, mototest.ProvisionOptions{Definition: statemachine.Definition(),
-		Substitutions: map[string]string{"FanOutTimeoutSeconds": "900"}})
-	if err != nil {
-		return nil, fmt.Errorf("bench: provisioning moto: %w", err)
-	}
-	awsCfg := srv.AWSConfig(ctx)
-	cs := &cloudStack{srv: srv, st: st, cfg: awsCfg, sfn: sfn.NewFromConfig(awsCfg), db: dynamodb.NewFromConfig(awsCfg)}
+	defer cs.srv.Close()
 	perCall := cfg.InputTokens + cfg.OutputTokens
 	minimum := TokenMinimum(cfg.Exercises, cfg.RPM, cfg.TPM, perCall, cfg.Window, cfg.Latency)
 	s := &Scenario{
