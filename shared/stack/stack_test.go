@@ -398,6 +398,11 @@ func TestStackOffline(t *testing.T) {
 	if done, total, _ := meta(t, st, job); done != total || total != 35 {
 		t.Errorf("META done %d total %d, want 35/35", done, total)
 	}
+	// The README's next step: list the results with the aws CLI (a signed query with a
+	// "/" delimiter, launcher patch S12).
+	if out := awsCLI(t, st, "s3", "ls", "s3://"+st.Env()["BUCKET_NAME"]+"/results/ADE/"); !strings.Contains(out, job+".json") || !strings.Contains(out, job+".html") {
+		t.Errorf("aws s3 ls results/ADE/ lists neither %s.json nor .html:\n%s", job, out)
+	}
 
 	t.Run("duplicate S3 notification", func(t *testing.T) {
 		if n := executions(t, st); n["SUCCEEDED"] != 1 || len(n) != 1 {

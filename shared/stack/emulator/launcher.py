@@ -573,6 +573,19 @@ def _no_value_in_lists(self) -> None:
     parsing.clean_json = clean_json
 
 
+def canonical_query(query: str) -> str:
+    """The query as SigV4 canonicalises it: every key and value percent-encoded
+    (unreserved characters kept), so "delimiter=/" is signed as "delimiter=%2F"."""
+    if not query:
+        return query
+    pairs = []
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        q = lambda x: urllib.parse.quote(urllib.parse.unquote(x), safe="-_.~")
+        pairs.append(q(key) + "=" + q(value))
+    return "&".join(pairs)
+
+
 def _signature_of_empty_bodies(self) -> None:
     from botocore.awsrequest import AWSRequest
     from moto.iam import access_control
@@ -582,7 +595,7 @@ def _signature_of_empty_bodies(self) -> None:
         headers = req._create_headers_for_aws_request(signed, req._headers)
         body = req._body or (b"" if req._method in ("GET", "HEAD", "DELETE") else req._data)
         path, sep, query = req._path.partition("?")
-        url = urllib.parse.quote(urllib.parse.unquote(path), safe="/~") + sep + query
+        url = urllib.parse.quote(urllib.parse.unquote(path), safe="/~") + sep + canonical_query(query)
         request = AWSRequest(method=req._method, url=url, data=body, headers=headers)
         request.context["timestamp"] = headers["X-Amz-Date"]
         return request
@@ -807,7 +820,9 @@ Stack.bucket_policy_conditions = _bucket_policy_conditions
 # Lambda and API Gateway list/get) is checked against a hash of its headers and
 # fails with SignatureDoesNotMatch. A GET, HEAD or DELETE signs its (empty) body.
 # And the path is checked decoded: a function ARN in the path (Step Functions'
-# lambda:invoke) never matches; it is checked as sent, percent-encoded.
+# lambda:invoke) never matches; it is checked as sent, percent-encoded. And the query
+# is checked as received, not canonicalised: a value with "/" (`aws s3 ls`, whose
+# delimiter is "/") fails; keys and values are percent-encoded as SigV4 does.
 Stack.signature_of_empty_bodies = _signature_of_empty_bodies
 
 
