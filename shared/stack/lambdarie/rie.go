@@ -58,7 +58,7 @@ func Build(t testing.TB, dir string) string {
 // lambda.norpc, -trimpath and -ldflags "-s -w". Use "arm64" for the deployed
 // architecture and runtime.GOARCH to run the result under aws-lambda-rie here.
 func BuildBootstrap(ctx context.Context, dir, out, goarch string) error {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,9 @@ func BuildBootstrap(ctx context.Context, dir, out, goarch string) error {
 	return nil
 }
 
-func repoRoot() (string, error) {
+// RepoRoot is the module's root: the nearest directory above the working directory
+// that holds go.mod.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -85,7 +87,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("lambdarie: go.mod not found above the working directory")
+			return "", errors.New("go.mod not found above the working directory")
 		}
 		dir = parent
 	}

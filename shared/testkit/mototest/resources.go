@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/examina-dev/examina-serverless/shared/stack/lambdarie"
 	"io"
 	"net/http"
 	"net/url"
@@ -400,22 +401,7 @@ func (s *Server) rawAWS(ctx context.Context, service, method, path, contentType 
 
 // RepoRoot returns the repository root: the nearest directory at or above the
 // working directory holding go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("mototest: go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func RepoRoot() (string, error) { return lambdarie.RepoRoot() }
 
 // StateMachineDefinition reads the repository's statemachine/analysis.asl.json.
 func StateMachineDefinition() ([]byte, error) {
