@@ -17,6 +17,7 @@ import (
 	"github.com/examina-dev/examina-serverless/shared/analysis"
 	"github.com/examina-dev/examina-serverless/shared/cost"
 	"github.com/examina-dev/examina-serverless/shared/examina"
+	"github.com/examina-dev/examina-serverless/shared/fleetgate"
 	"github.com/examina-dev/examina-serverless/shared/pipeline"
 )
 
@@ -162,6 +163,7 @@ func (h *Analyze) getAnalyzer(ctx context.Context) (*pipeline.Analyzer, error) {
 // time. It never returns an error: every failure is per message.
 func (h *Analyze) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	before, _ := h.budgetStats()
 	failed := make([]bool, len(ev.Records))
 	workers := max(h.Concurrency, 1)
 	sem := make(chan struct{}, workers)
@@ -174,12 +176,55 @@ func (h *Analyze) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		})
 	}
 	wg.Wait()
+	h.logBudget(ctx, ev, before)
 	for i, rec := range ev.Records {
 		if failed[i] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
 	return resp, nil
+}
+
+// budgetCounter is a gate that counts its work (the fleet budget).
+type budgetCounter interface{ Stats() fleetgate.Stats }
+
+// budgetStats returns the fleet budget's counters so far, ok false without one.
+func (h *Analyze) budgetStats() (fleetgate.Stats, bool) {
+	h.mu.Lock()
+	a := h.analyzer
+	h.mu.Unlock()
+	if a == nil {
+		return fleetgate.Stats{}, false
+	}
+	g, ok := a.Gate.(budgetCounter)
+	if !ok {
+		return fleetgate.Stats{}, false
+	}
+	return g.Stats(), true
+}
+
+// logBudget logs what the fleet budget did for this invocation: its DynamoDB
+// requests, the calls it admitted and deferred, the time slept for slots. One line
+// per invocation (the function instance handles one at a time), so the lines add up
+// to the deployment's totals.
+func (h *Analyze) logBudget(ctx context.Context, ev events.SQSEvent, before fleetgate.Stats) {
+	after, ok := h.budgetStats()
+	if !ok {
+		return
+	}
+	log := discard(h.Logger)
+	if len(ev.Records) == 1 {
+		if t, err := ParseTask(ev.Records[0].Body); err == nil {
+			log = log.With(slog.String("job_id", t.JobID), slog.Int("position", t.Position))
+		}
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "fleet budget",
+		slog.Int("budget_requests", after.Requests-before.Requests),
+		slog.Int("budget_calls", after.Calls-before.Calls),
+		slog.Int("budget_deferred", after.Deferred-before.Deferred),
+		slog.Int("budget_unbooked", after.Unbooked-before.Unbooked),
+		slog.Int("budget_conflicts", after.Conflicts-before.Conflicts),
+		slog.Int64("budget_waited_ms", (after.Waited-before.Waited).Milliseconds()))
 }
 
 func receiveCount(rec events.SQSMessage) int {
