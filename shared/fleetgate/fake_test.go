@@ -38,12 +38,19 @@ func (m *memTable) FastBook(_ context.Context, key string, op FastBook) (State, 
 	m.ops++
 	st := m.items[key]
 	old := clone(st)
-	if !st.Exists || st.Rtat < op.RFloor || st.Ttat < op.TFloor || st.Rtat > op.Ceil || st.Ttat > op.Ceil || st.Clim != op.Clim || st.Hold > op.Now ||
+	if !st.Exists || st.Ttat < op.TFloor || st.Ttat > op.Ceil || st.Clim != op.Clim || st.Hold > op.Now ||
 		(op.Lease != "" && int64(len(st.Leases)) >= op.Clim) {
 		return old, false, nil
 	}
+	if op.Anchor && st.Ttat <= st.Rtat || !op.Anchor && (st.Rtat < st.Ttat || st.Rtat < op.RFloor || st.Rtat > op.Ceil) {
+		return old, false, nil
+	}
 	st = clone(st)
-	st.Rtat += op.Rtat
+	if op.Anchor {
+		st.Rtat = st.Ttat + op.Rtat
+	} else {
+		st.Rtat += op.Rtat
+	}
 	st.Ttat += op.Ttat
 	if op.Lease != "" {
 		st.Leases[op.Lease] = op.LeaseExp
@@ -92,6 +99,7 @@ func (m *memTable) Settle(_ context.Context, key string, op Settle) (State, erro
 	st.Streak += op.Streak
 	st.Used += op.Used
 	st.Est += op.Est
+	st.Settled += op.Settled
 	delete(st.Leases, op.Lease)
 	m.items[key] = st
 	return clone(st), nil

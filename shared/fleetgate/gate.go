@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	mrand "math/rand/v2"
 	"strconv"
 	"strings"
@@ -49,11 +50,11 @@ type Config struct {
 	// MaxWait is the longest a caller sleeps for its slot; a later slot is deferred
 	// (default 3s).
 	MaxWait time.Duration
-	// Horizon is the furthest ahead a slot is booked (default Per). A caller whose
+	// Horizon is the furthest ahead a slot is booked (default 14 minutes: a deferred
+	// message comes back by SQS's longest delay, 15 minutes). While the budget has
+	// not learned its calls' usage it books less far (Gate.horizon). A caller whose
 	// slot would lie further is deferred without booking, to come back when the
-	// booked backlog has shrunk to half the horizon: slots booked far ahead would be
-	// booked at the estimate before the calls ahead of them give their unused tokens
-	// back.
+	// booked backlog has shrunk.
 	Horizon time.Duration
 	// MaxHold bounds a pause ordered by the provider (default two minutes).
 	MaxHold time.Duration
@@ -123,7 +124,7 @@ func New(table Table, key string, cfg Config) *Gate {
 		cfg.MaxHold = 2 * time.Minute
 	}
 	if cfg.Horizon <= 0 {
-		cfg.Horizon = cfg.Per
+		cfg.Horizon = 14 * time.Minute
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 3 * time.Minute
@@ -281,16 +282,43 @@ func (g *Gate) request(_ context.Context, f func() error) error {
 	return f()
 }
 
-// cost is what a call of estimate tokens books on the token timeline: the estimate
-// scaled by the fleet's observed ratio of actual to estimated usage (with a margin;
-// never above the estimate), so a slot booked ahead does not hold budget a typical
-// call never uses; settling corrects it either way.
-func cost(estimate int, s State) int {
-	if s.Est < 5*int64(max(estimate, 1)) || s.Used <= 0 {
-		return estimate // too few settled calls to learn from
+// settled is how many calls the budget has learned its usage ratio from (items
+// written before the count existed: about as many as their estimates add up to).
+func settled(estimate int, s State) int64 {
+	if s.Settled > 0 || s.Used <= 0 {
+		return s.Settled
 	}
-	r := min(1.0, 1.15*float64(s.Used)/float64(s.Est))
-	return max(1, int(float64(estimate)*max(r, 0.2)+0.5))
+	return s.Est / int64(max(estimate, 1))
+}
+
+// cost is what a call of estimate tokens books on the token timeline: the estimate
+// scaled by the fleet's observed ratio of actual to estimated usage, with a margin
+// that shrinks as the ratio is learned from more calls (1 + 0.25/sqrt(n): 25% after
+// one call, 5% after 25, 2.5% after 100), never above the estimate. A slot booked
+// ahead then does not hold budget a typical call never uses; settling corrects the
+// timeline either way.
+func cost(estimate int, s State) int {
+	n := settled(estimate, s)
+	if n <= 0 || s.Used <= 0 || s.Est <= 0 {
+		return estimate // nothing learned yet
+	}
+	m := 1 + 0.25/math.Sqrt(float64(n))
+	r := min(1.0, m*float64(s.Used)/float64(s.Est))
+	return max(1, int(float64(estimate)*max(r, 0.05)+0.5))
+}
+
+// horizon is how far ahead a slot may be booked. Booking ahead costs nothing when
+// the call's cost is known: only the request limit applies (no token limit), or the
+// usage ratio is learned. While it is not, slots are booked at the estimate, which
+// holds budget the calls will not use, so the horizon grows with what the ratio has
+// been learned from: two MaxWaits before the first settled call, Per/8 per settled
+// call after, up to Horizon.
+func (g *Gate) horizon(estimate int, s State) time.Duration {
+	if g.it == 0 {
+		return g.cfg.Horizon
+	}
+	h := time.Duration(settled(estimate, s)) * g.cfg.Per / 8
+	return min(g.cfg.Horizon, max(h, 2*g.cfg.MaxWait))
 }
 
 // book books the next slot: one UpdateItem when the prediction from the last seen
@@ -317,18 +345,21 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 		if g.it > 0 {
 			tFloor = now - int64(tAdd+0.5) - 1
 		}
+		horizon := g.horizon(estimate, seen)
 		if known && seen.Exists {
-			if ahead := time.Duration(max(seen.Rtat, seen.Ttat, seen.Hold)-now) * time.Millisecond; ahead > g.cfg.Horizon {
-				return booking{}, g.beyondHorizon(ahead)
+			if ahead := time.Duration(max(seen.Rtat, seen.Ttat, seen.Hold)-now) * time.Millisecond; ahead > horizon {
+				return booking{}, g.beyondHorizon(ahead, horizon)
 			}
 		}
-		if known && seen.Exists && seen.Rtat >= rFloor && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
-			// Fast path: both timelines current, no pause: ADD the call's cost.
+		anchor := seen.Ttat > seen.Rtat // the token timeline is the later one
+		if known && seen.Exists && (anchor || seen.Rtat >= rFloor) && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
+			// Fast path: both timelines current, no pause: ADD the call's cost
+			// (commutative, so concurrent bookings do not conflict).
 			// A lease is taken when the slot is predicted to be due within MaxWait.
 			at := max(now, seen.Rtat, seen.Ttat)
 			withLease := time.Duration(at-now)*time.Millisecond <= g.cfg.MaxWait
-			op := FastBook{Rtat: int64(rAdd + 0.5), Ttat: int64(tAdd + 0.5), RFloor: rFloor, TFloor: tFloor, Now: now,
-				Ceil: now + g.cfg.Horizon.Milliseconds(),
+			op := FastBook{Anchor: anchor, Rtat: int64(rAdd + 0.5), Ttat: int64(tAdd + 0.5), RFloor: rFloor, TFloor: tFloor, Now: now,
+				Ceil: now + horizon.Milliseconds(),
 				Clim: seen.Clim, ExpiresAt: g.expiry(now)}
 			if withLease {
 				op.Lease, op.LeaseExp = lease, now+g.cfg.LeaseTTL.Milliseconds()
@@ -345,7 +376,7 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 				if withLease {
 					b.Lease = lease
 				}
-				g.observe(b, rAdd, tAdd)
+				g.observe(b, op)
 				return b, nil
 			}
 			g.conflict()
@@ -374,7 +405,9 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 			g.refresh(ctx)
 			continue
 		}
-		op := CASBook{Old: seen, Rtat: max(seen.Rtat, now, seen.Hold) + int64(rAdd+0.5), Ttat: max(seen.Ttat, now, seen.Hold) + int64(tAdd+0.5),
+		// The request timeline ends one interval after the slot; the token timeline
+		// keeps what it has not used below the slot (bounded by its floor).
+		op := CASBook{Old: seen, Rtat: at + int64(rAdd+0.5), Ttat: max(seen.Ttat, now, seen.Hold) + int64(tAdd+0.5),
 			Expired: expired, ExpiresAt: g.expiry(now), Clim: seen.Clim}
 		if !seen.Exists {
 			op.Clim = int64(g.cfg.MaxConcurrency)
@@ -416,11 +449,10 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 }
 
 // beyondHorizon defers a caller without booking: it comes back when the backlog
-// ahead of it, now ahead, has shrunk to a quarter of the horizon (jittered by a fifth, so the
-// callers deferred together do not all come back at once).
-func (g *Gate) beyondHorizon(ahead time.Duration) error {
-	d := ahead - g.cfg.Horizon/4
-	d = time.Duration(float64(d) * (0.9 + 0.2*mrand.Float64()))
+// ahead of it, now ahead, has shrunk to half the horizon, spread over the next half
+// horizon so the callers deferred together do not all come back at once.
+func (g *Gate) beyondHorizon(ahead, horizon time.Duration) error {
+	d := ahead - horizon/2 + time.Duration(mrand.Float64()*float64(horizon/2))
 	g.mu.Lock()
 	g.stats.Deferred++
 	g.stats.Unbooked++
@@ -434,12 +466,16 @@ func (g *Gate) conflict() {
 	g.mu.Unlock()
 }
 
-// observe updates the remembered state after a fast booking.
-func (g *Gate) observe(b booking, rAdd, tAdd float64) {
+// observe updates the remembered state after a fast booking op.
+func (g *Gate) observe(b booking, op FastBook) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.state.Rtat += int64(rAdd + 0.5)
-	g.state.Ttat += int64(tAdd + 0.5)
+	if op.Anchor {
+		g.state.Rtat = g.state.Ttat + op.Rtat
+	} else {
+		g.state.Rtat += op.Rtat
+	}
+	g.state.Ttat += op.Ttat
 	if b.Lease != "" {
 		l := make(map[string]int64, len(g.state.Leases)+1)
 		for k, v := range g.state.Leases {
@@ -478,7 +514,7 @@ func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err
 	op := Settle{Lease: b.Lease}
 	if used := resp.InputTokens + resp.OutputTokens; used > 0 && b.Tokens > 0 && g.it > 0 {
 		op.TtatDelta = int64(float64(used-b.Tokens)*g.it + 0.5)
-		op.Used, op.Est = int64(used), int64(max(b.Estimate, b.Tokens))
+		op.Used, op.Est, op.Settled = int64(used), int64(max(b.Estimate, b.Tokens)), 1
 		if used < b.Tokens {
 			g.mu.Lock()
 			g.stats.Credited += b.Tokens - used

@@ -117,8 +117,10 @@ func TestHorizon(t *testing.T) {
 		t.Fatalf("second Reserve = %v, want a booked deferral (10.2s ahead, inside the horizon)", err)
 	}
 	before := g.Stats().Requests
-	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot != "" || de.Wait < 15*time.Second || de.Wait > 19*time.Second {
-		t.Fatalf("third Reserve = %v (%+v), want an unbooked deferral of about 20.4-3.75 s", err, de)
+	// 20.4 s booked ahead: back when 7.5 s (half the horizon) are left, spread over
+	// the next 7.5 s.
+	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot != "" || de.Wait < 12900*time.Millisecond || de.Wait > 20400*time.Millisecond {
+		t.Fatalf("third Reserve = %v (%+v), want an unbooked deferral of 12.9-20.4 s", err, de)
 	}
 	if n := g.Stats().Requests - before; n != 0 {
 		t.Fatalf("an unbooked deferral made %d DynamoDB requests", n)
@@ -295,5 +297,82 @@ func TestFailingBudgetDefers(t *testing.T) {
 	var de *pipeline.DeferError
 	if !errors.As(err, &de) || de.Slot != "" || de.Wait < time.Second || de.Wait > 2*time.Second {
 		t.Fatalf("Reserve = %v, want a short deferral", err)
+	}
+}
+
+// TestRequestsNeverCloserThanTheInterval: when the token timeline is the later one,
+// the request timeline restarts one interval after each slot, so tokens credited back
+// later let a call come sooner only down to the request interval, never between two
+// calls already booked (before, the request timeline lagged behind the slots and a
+// credit let the next call in one second after the previous one, against RPM 6).
+func TestRequestsNeverCloserThanTheInterval(t *testing.T) {
+	for _, path := range []string{"fast", "exact"} {
+		t.Run(path, func(t *testing.T) {
+			clock := retrytest.NewClock(t0)
+			tab := newMemTable()
+			// RPM 6: one request every 10.2 s; TPM 600: 200 tokens are 20.4 s.
+			cfg := Config{RPM: 6, TPM: 600, Clock: clock, MaxWait: time.Hour}
+			a, b := New(tab, key, cfg), New(tab, key, cfg)
+			ctx := context.Background()
+			settleA, err := a.Reserve(ctx, 200) // at +0
+			if err != nil {
+				t.Fatal(err)
+			}
+			if path == "exact" {
+				// A pause in force sends B's booking down the read-and-write path.
+				tab.Hold(ctx, key, t0.Add(time.Millisecond).UnixMilli())
+			} else {
+				b = a
+			}
+			settleB, err := b.Reserve(ctx, 200) // at +20.4 s: the tokens
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := clock.Now().Sub(t0); got != 20400*time.Millisecond {
+				t.Fatalf("B started at +%v, want +20.4s", got)
+			}
+			settleA(ok(5, 5), nil) // 190 tokens credited: the token timeline comes back 19.4 s
+			st, _ := tab.Get(ctx, key)
+			if want := t0.Add(30600 * time.Millisecond).UnixMilli(); st.Rtat != want {
+				t.Fatalf("request timeline at +%v, want +30.6s (one interval after B's slot)", time.UnixMilli(st.Rtat).Sub(t0))
+			}
+			settleB(ok(5, 5), nil)
+			if at := call(t, a, clock, ctx, 10, ok(5, 5), nil); at < 30600*time.Millisecond {
+				t.Fatalf("C started at +%v, %v after B: closer than the request interval 10.2s", at, at-20400*time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestCostAndHorizonLearn: slots are booked at the estimate and only two MaxWaits
+// ahead until calls have been settled; then at the learned ratio with a margin that
+// shrinks with the calls learned from, and further ahead.
+func TestCostAndHorizonLearn(t *testing.T) {
+	g := New(newMemTable(), key, Config{RPM: 60, TPM: 36000, MaxWait: 3 * time.Second})
+	tests := []struct {
+		name        string
+		st          State
+		wantCost    int
+		wantHorizon time.Duration
+	}{
+		{"nothing learned", State{}, 2000, 6 * time.Second},
+		{"one call at 40%", State{Used: 800, Est: 2000, Settled: 1}, 1000, 7500 * time.Millisecond},         // 0.4 x 1.25
+		{"25 calls at 40%", State{Used: 20000, Est: 50000, Settled: 25}, 840, 25 * 7500 * time.Millisecond}, // 0.4 x 1.05
+		{"400 calls at 40%", State{Used: 3.2e5, Est: 8e5, Settled: 400}, 810, 14 * time.Minute},             // 0.4 x 1.0125
+		{"usage above the estimate", State{Used: 3000, Est: 2000, Settled: 4}, 2000, 30 * time.Second},      // never above
+		{"older item without the count", State{Used: 20000, Est: 50000}, 840, 25 * 7500 * time.Millisecond}, // 25 estimates
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cost(2000, tt.st); got != tt.wantCost {
+				t.Errorf("cost = %d, want %d", got, tt.wantCost)
+			}
+			if got := g.horizon(2000, tt.st); got != tt.wantHorizon {
+				t.Errorf("horizon = %v, want %v", got, tt.wantHorizon)
+			}
+		})
+	}
+	if h := New(newMemTable(), key, Config{RPM: 60}).horizon(2000, State{}); h != 14*time.Minute {
+		t.Errorf("without a token limit the horizon is %v, want the full 14 minutes", h)
 	}
 }

@@ -12,15 +12,21 @@ type State struct {
 	Streak     int64 // successes since the last change of the limit
 	Leases     map[string]int64
 	Used, Est  int64 // tokens used and estimated by settled calls, for the booking ratio
+	Settled    int64 // calls settled with their usage: how much the ratio has learned
 }
 
-// FastBook adds the call's cost to both timelines if they are current (at least the
-// floors: no long idle gap to reset) and not beyond Ceil (the horizon), no pause is in
-// force at Now, the limit is Clim,
-// and (with a Lease) fewer than Clim leases exist. It returns the state before the
-// write, whether or not the condition held.
+// FastBook books the next slot, max(Rtat, Ttat) of the item, if both timelines are
+// current (at least the floors: no long idle gap to reset) and not beyond Ceil (the
+// horizon), no pause is in force at Now, the limit is Clim, and (with a Lease) fewer
+// than Clim leases exist. The request timeline always ends one request interval after
+// the slot, so requests are never booked closer than that, whatever the token
+// timeline did: without Anchor (the request timeline is the later one, Rtat >= Ttat)
+// Rtat is added to it; with Anchor (the token timeline is later, Ttat > Rtat) it is
+// set to the token timeline plus Rtat. Ttat is added to the token timeline. It returns
+// the state before the write, whether or not the condition held.
 type FastBook struct {
-	Rtat, Ttat     int64 // added
+	Anchor         bool
+	Rtat, Ttat     int64 // the request interval and the call's token time
 	RFloor, TFloor int64
 	Ceil           int64
 	Now            int64
@@ -45,12 +51,13 @@ type CASBook struct {
 }
 
 // Settle removes Lease, adds TtatDelta to the token timeline, Streak to the streak
-// and Used and Est to the sums; it returns the state after the write.
+// and Used, Est and Settled to the sums; it returns the state after the write.
 type Settle struct {
 	Lease     string
 	TtatDelta int64
 	Streak    int64
 	Used, Est int64
+	Settled   int64
 }
 
 // Table is the budget's storage: DynamoDB (NewDynamoTable), or a fake in tests.
