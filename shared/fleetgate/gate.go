@@ -560,7 +560,7 @@ func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err
 		if rl.RemainingRequests == 0 && rl.ResetRequests > 0 {
 			g.hold(ctx, now, rl.ResetRequests, cur)
 		}
-		if rl.RemainingTokens >= 0 && rl.RemainingTokens < b.Estimate && rl.ResetTokens > 0 {
+		if rl.RemainingTokens >= 0 && rl.RemainingTokens < cost(b.Estimate, cur) && rl.ResetTokens > 0 {
 			g.hold(ctx, now, rl.ResetTokens, cur)
 		}
 	}

@@ -379,3 +379,36 @@ func TestCostAndHorizonLearn(t *testing.T) {
 		t.Errorf("without a token limit the horizon is %v, want the full 14 minutes", h)
 	}
 }
+
+// TestHeadersTighten: what the provider announces in its headers pauses the fleet
+// until its reset when the budget it has left cannot take the next call, and only
+// then: a request budget at 0, or fewer tokens left than a call is expected to use
+// (the learned cost, not the larger estimate).
+func TestHeadersTighten(t *testing.T) {
+	withRL := func(rl examina.RateLimitInfo) examina.Response {
+		r := ok(300, 100)
+		r.RateLimit = &rl
+		return r
+	}
+	tests := []struct {
+		name string
+		resp examina.Response
+		want time.Duration // the second call's start
+	}{
+		{"requests exhausted", withRL(examina.RateLimitInfo{RemainingRequests: 0, ResetRequests: 5 * time.Second, RemainingTokens: -1}), 5 * time.Second},
+		{"tokens below one call", withRL(examina.RateLimitInfo{RemainingRequests: 9, RemainingTokens: 200, ResetTokens: 4 * time.Second}), 4 * time.Second},
+		{"tokens below the estimate but above a call's usage", withRL(examina.RateLimitInfo{RemainingRequests: 9, RemainingTokens: 700, ResetTokens: 4 * time.Second}), 1020 * time.Millisecond},
+		{"plenty left", withRL(examina.RateLimitInfo{RemainingRequests: 9, RemainingTokens: 50000, ResetTokens: 4 * time.Second}), 1020 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := retrytest.NewClock(t0)
+			g := New(newMemTable(), key, Config{RPM: 60, TPM: 1e6, Clock: clock, MaxWait: time.Minute})
+			ctx := context.Background()
+			call(t, g, clock, ctx, 1000, tt.resp, nil) // 400 of 1000 used: a call is expected to use 500
+			if at := call(t, g, clock, ctx, 1000, ok(300, 100), nil); at != tt.want {
+				t.Fatalf("second call at +%v, want +%v", at, tt.want)
+			}
+		})
+	}
+}
