@@ -112,14 +112,18 @@ func (q *fakeQueue) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMes
 }
 
 // slotGate defers the first call of every exercise with a booked slot, and admits a
-// call that brings it back.
-type slotGate struct{ slots []string }
+// call that brings it back; it records which calls came marked as retries.
+type slotGate struct {
+	slots   []string
+	retries []bool
+}
 
 func (g *slotGate) Acquire(context.Context, int) error { return nil }
 func (g *slotGate) Release(examina.Response, error)    {}
 func (g *slotGate) Reserve(ctx context.Context, _ int) (func(examina.Response, error), error) {
 	s := pipeline.SlotFrom(ctx)
 	g.slots = append(g.slots, s)
+	g.retries = append(g.retries, pipeline.IsRetry(ctx))
 	if s == "" {
 		return nil, &pipeline.DeferError{Wait: 40 * time.Second, Reason: "budget", Slot: "v1:9:9:9:0"}
 	}
@@ -174,6 +178,11 @@ func TestHandleDefersAndBacksOff(t *testing.T) {
 	resp, _ = h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{msg}})
 	if len(resp.BatchItemFailures) != 1 || !slices.Equal(q.visibility, []int32{2}) {
 		t.Fatalf("transient failure: failures %v, visibility set to %v; want failed and back in 2 s", resp.BatchItemFailures, q.visibility)
+	}
+	// Only the redelivered message (second receive) calls as a retry, for the budget
+	// to give it a slot a failed call left unused.
+	if want := []bool{false, false, true, true}; !slices.Equal(gate.retries, want) {
+		t.Fatalf("calls marked as retries %v, want %v", gate.retries, want)
 	}
 	if _, err := ParseTask(`{"job_id":"j","position":0,"total":1,"exercise":{"position":0},"deferral":{"count":0}}`); err == nil {
 		t.Fatal("a deferral with count 0 was accepted")

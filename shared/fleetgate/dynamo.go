@@ -157,6 +157,10 @@ func (d *DynamoTable) CASBook(ctx context.Context, key string, op CASBook) (Stat
 func (d *DynamoTable) Settle(ctx context.Context, key string, op Settle) (State, error) {
 	update := "ADD ttat :dt, streak :s, used_tokens :u, est_tokens :e, settled :n"
 	values := map[string]types.AttributeValue{":dt": n(op.TtatDelta), ":s": n(op.Streak), ":u": n(op.Used), ":e": n(op.Est), ":n": n(op.Settled)}
+	if op.SpareUntil > 0 {
+		update += ", spares :one SET spare_until = :su"
+		values[":one"], values[":su"] = n(1), n(op.SpareUntil)
+	}
 	var names map[string]string
 	if op.Lease != "" {
 		update += " REMOVE leases.#l"
@@ -170,6 +174,26 @@ func (d *DynamoTable) Settle(ctx context.Context, key string, op Settle) (State,
 		return State{}, errors.New("fleetgate: settling: no budget item")
 	}
 	return decode(item)
+}
+
+// ClaimSpare implements Table.
+func (d *DynamoTable) ClaimSpare(ctx context.Context, key string, op ClaimSpare) (State, bool, error) {
+	update := "ADD spares :minus"
+	cond := "spares > :zero AND spare_until >= :now"
+	values := map[string]types.AttributeValue{":minus": n(-1), ":zero": n(0), ":now": n(op.Now)}
+	var names map[string]string
+	if op.Lease != "" {
+		update += " SET leases.#l = :lexp"
+		cond += " AND size(leases) < :clim"
+		names = map[string]string{"#l": op.Lease}
+		values[":lexp"], values[":clim"] = n(op.LeaseExp), n(op.Clim)
+	}
+	item, ok, err := d.update(ctx, key, update, cond, names, values, types.ReturnValueAllOld)
+	if err != nil {
+		return State{}, false, err
+	}
+	st, err := decode(item)
+	return st, ok, err
 }
 
 // SetLimit implements Table.
@@ -218,7 +242,8 @@ func decode(item map[string]types.AttributeValue) (State, error) {
 		return x, nil
 	}
 	for name, dst := range map[string]*int64{"rtat": &st.Rtat, "ttat": &st.Ttat, "paused_until": &st.Hold, "climit": &st.Clim,
-		"cgen": &st.Gen, "streak": &st.Streak, "used_tokens": &st.Used, "est_tokens": &st.Est, "settled": &st.Settled} {
+		"cgen": &st.Gen, "streak": &st.Streak, "used_tokens": &st.Used, "est_tokens": &st.Est, "settled": &st.Settled,
+		"spares": &st.Spares, "spare_until": &st.SpareUntil} {
 		v, err := num(name)
 		if err != nil {
 			return State{}, err

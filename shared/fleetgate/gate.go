@@ -63,6 +63,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// ItemTTL is how long an idle budget item is kept (default one day).
 	ItemTTL time.Duration
+	// SpareTTL is how long a slot booked by a call that failed without using it
+	// (a 5xx) is kept for a retry (default 30s: a redelivery's longest backoff).
+	SpareTTL time.Duration
 	// Clock tells the time and sleeps (nil: the wall clock).
 	Clock retry.Clock
 }
@@ -88,6 +91,8 @@ type Stats struct {
 	Waited      time.Duration // time slept for slots
 	RateLimited int           // settled calls with a rate-limited error
 	Credited    int           // reserved tokens given back
+	Spared      int           // slots left by failed calls, and taken by retries
+	Reused      int
 }
 
 // Gate is a fleet-wide budget. It is safe for concurrent use.
@@ -131,6 +136,9 @@ func New(table Table, key string, cfg Config) *Gate {
 	}
 	if cfg.ItemTTL <= 0 {
 		cfg.ItemTTL = 24 * time.Hour
+	}
+	if cfg.SpareTTL <= 0 {
+		cfg.SpareTTL = 30 * time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = retry.RealClock{}
@@ -217,6 +225,9 @@ func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, 
 			b = booking{}
 		}
 	}
+	if b.At == 0 && g.spareFor(ctx) {
+		b = g.claimSpare(ctx, tokens)
+	}
 	if b.At == 0 {
 		var err error
 		if b, err = g.book(ctx, tokens); err != nil {
@@ -272,6 +283,58 @@ func (g *Gate) take(slot string) bool {
 	}
 	g.taken[slot] = true
 	return true
+}
+
+// spareFor reports whether a call should first try to take a spare slot: it is the
+// retry of a redelivered item (pipeline.IsRetry), or the last state seen has a spare
+// left (this invocation's own call just failed, and this is its retry).
+func (g *Gate) spareFor(ctx context.Context) bool {
+	if pipeline.IsRetry(ctx) {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.known && g.state.Spares > 0 && g.state.SpareUntil >= ms(g.clock.Now())
+}
+
+// claimSpare takes a spare slot: the call starts now, on budget a failed call booked
+// and did not use, instead of queueing behind every slot booked since. A zero
+// booking when none is left.
+func (g *Gate) claimSpare(ctx context.Context, tokens int) booking {
+	now := ms(g.clock.Now())
+	g.mu.Lock()
+	seen, known := g.state, g.known
+	g.mu.Unlock()
+	clim := int64(g.cfg.MaxConcurrency)
+	if known && seen.Exists {
+		clim = seen.Clim
+	}
+	op := ClaimSpare{Now: now, Clim: clim, Lease: newLease(), LeaseExp: now + g.cfg.LeaseTTL.Milliseconds()}
+	var old State
+	var ok bool
+	if err := g.request(ctx, func() (err error) { old, ok, err = g.table.ClaimSpare(ctx, g.key, op); return err }); err != nil {
+		return booking{}
+	}
+	if !ok {
+		g.remember(old)
+		return booking{}
+	}
+	old.Spares--
+	g.remember(old)
+	g.mu.Lock()
+	g.stats.Reused++
+	g.mu.Unlock()
+	return booking{At: now, Tokens: cost(tokens, old), Estimate: tokens, Gen: old.Gen, Lease: op.Lease}
+}
+
+// spare reports whether a failed call left its slot unused: a server error that is
+// not an overload or a rate limit, with no usage reported.
+func spare(resp examina.Response, err error) bool {
+	var pe *examina.ProviderError
+	if !errors.As(err, &pe) || pe.Kind != examina.KindTransient || pe.RateLimit || resp.InputTokens+resp.OutputTokens > 0 {
+		return false
+	}
+	return pe.HTTPStatus >= 500 && pe.HTTPStatus != 503 && pe.HTTPStatus != 529
 }
 
 // request counts one DynamoDB request.
@@ -536,6 +599,12 @@ func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err
 	if err == nil {
 		op.Streak = 1
 	}
+	if b.At > 0 && spare(resp, err) {
+		op.SpareUntil = now + g.cfg.SpareTTL.Milliseconds()
+		g.mu.Lock()
+		g.stats.Spared++
+		g.mu.Unlock()
+	}
 	var cur State
 	if e := g.request(ctx, func() (e error) { cur, e = g.table.Settle(ctx, g.key, op); return e }); e != nil {
 		return // the lease expires by itself; the budget errs on the safe side
@@ -548,13 +617,13 @@ func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err
 		g.mu.Unlock()
 		if cur.Gen == b.Gen || b.At == 0 {
 			half := max(1, cur.Clim/2)
-			g.request(ctx, func() error { _, e := g.table.SetLimit(ctx, g.key, cur.Gen, cur.Clim, half, true); return e })
+			g.setLimit(ctx, cur, half, true)
 		}
 		if pe.RetryAfter > 0 {
 			g.hold(ctx, now, pe.RetryAfter, cur)
 		}
 	case err == nil && cur.Streak >= cur.Clim && cur.Clim < int64(g.cfg.MaxConcurrency):
-		g.request(ctx, func() error { _, e := g.table.SetLimit(ctx, g.key, cur.Gen, cur.Clim, cur.Clim+1, false); return e })
+		g.setLimit(ctx, cur, cur.Clim+1, false)
 	}
 	if rl := resp.RateLimit; rl != nil {
 		if rl.RemainingRequests == 0 && rl.ResetRequests > 0 {
@@ -562,6 +631,23 @@ func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err
 		}
 		if rl.RemainingTokens >= 0 && rl.RemainingTokens < cost(b.Estimate, cur) && rl.ResetTokens > 0 {
 			g.hold(ctx, now, rl.ResetTokens, cur)
+		}
+	}
+}
+
+// setLimit moves the adaptive limit from cur's to to (bump: a halving, which starts a
+// new generation) and remembers the result, so the next booking's condition holds.
+func (g *Gate) setLimit(ctx context.Context, cur State, to int64, bump bool) {
+	var ok bool
+	if err := g.request(ctx, func() (e error) { ok, e = g.table.SetLimit(ctx, g.key, cur.Gen, cur.Clim, to, bump); return e }); err != nil || !ok {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state.Gen == cur.Gen {
+		g.state.Clim, g.state.Streak = to, 0
+		if bump {
+			g.state.Gen++
 		}
 	}
 }

@@ -412,3 +412,65 @@ func TestHeadersTighten(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedCallLeavesItsSlotForTheRetry: a call that fails with a server error and
+// uses nothing leaves its slot as a spare; its retry (the same invocation's next call,
+// or a redelivered item marked by pipeline.WithRetry) starts at once on it instead of
+// queueing behind the slots booked since. A rate limit, an overload or an expired
+// spare leaves none.
+func TestFailedCallLeavesItsSlotForTheRetry(t *testing.T) {
+	serverError := func(status int) error {
+		return &examina.ProviderError{Kind: examina.KindTransient, HTTPStatus: status, Message: "The server had an error"}
+	}
+	tests := []struct {
+		name      string
+		err       error
+		later     time.Duration // between the failure and the retry
+		redeliv   bool          // the retry comes from another invocation, marked as a retry
+		wantSpare bool          // the retry takes the spare (and so starts at once)
+		wantReqs  int           // its DynamoDB requests (without the settlement)
+	}{
+		{"500, same invocation", serverError(500), time.Second, false, true, 1},
+		{"500, redelivered elsewhere", serverError(500), 5 * time.Second, true, true, 1},
+		{"500, spare expired", serverError(500), 31 * time.Second, true, false, 2}, // a refused claim, then a booking
+		{"503 overload", serverError(503), time.Second, false, false, 1},
+		{"429", rateLimited(0), time.Second, false, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := retrytest.NewClock(t0)
+			tab := newMemTable()
+			// RPM 6: a slot every 10.2 s; nothing is slept for beyond 1 s.
+			cfg := Config{RPM: 6, Clock: clock, MaxWait: time.Second}
+			a, other := New(tab, key, cfg), New(tab, key, cfg)
+			ctx := context.Background()
+			call(t, a, clock, ctx, 10, examina.Response{}, tt.err)
+			var de *pipeline.DeferError
+			if _, err := other.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot == "" {
+				t.Fatalf("another call = %v, want a booked deferral to +10.2s", err)
+			}
+			clock.Advance(tt.later)
+			retrier, rctx := a, ctx
+			if tt.redeliv {
+				retrier, rctx = New(tab, key, cfg), pipeline.WithRetry(ctx)
+			}
+			before := retrier.Stats().Requests
+			settle, err := retrier.Reserve(rctx, 10)
+			if got := retrier.Stats().Reused == 1; got != tt.wantSpare {
+				t.Fatalf("retry took a spare: %v, want %v", got, tt.wantSpare)
+			}
+			if started := err == nil; tt.later < 10*time.Second && started != tt.wantSpare {
+				t.Fatalf("retry Reserve = %v, want started at once %v", err, tt.wantSpare)
+			}
+			if n := retrier.Stats().Requests - before; n != tt.wantReqs {
+				t.Errorf("the retry made %d DynamoDB requests, want %d", n, tt.wantReqs)
+			}
+			if err == nil {
+				settle(ok(5, 5), nil)
+				if st, _ := tab.Get(ctx, key); tt.wantSpare && st.Spares != 0 || len(st.Leases) != 0 {
+					t.Fatalf("after the retry: spares %d, leases %v", st.Spares, st.Leases)
+				}
+			}
+		})
+	}
+}

@@ -127,5 +127,19 @@ func TestDynamoTableOnMoto(t *testing.T) {
 		if err := tab.RemoveLease(ctx, k2, "none"); err != nil {
 			t.Fatal(err)
 		}
+		// A server error leaves a spare slot; one claim takes it, the next is refused.
+		if _, err := tab.Settle(ctx, k2, Settle{SpareUntil: time.Now().Add(time.Minute).UnixMilli()}); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UnixMilli()
+		if old, ok, err := tab.ClaimSpare(ctx, k2, ClaimSpare{Now: now, Clim: 2, Lease: "retry", LeaseExp: now + 60000}); err != nil || !ok || old.Spares != 1 {
+			t.Fatalf("claiming the spare = %v, %v (%+v)", ok, err, old)
+		}
+		if old, ok, err := tab.ClaimSpare(ctx, k2, ClaimSpare{Now: now, Clim: 2}); err != nil || ok || old.Spares != 0 {
+			t.Fatalf("claiming again = %v, %v (%+v); want refused", ok, err, old)
+		}
+		if st, _ := tab.Get(ctx, k2); st.Leases["retry"] == 0 {
+			t.Fatalf("the claim took no lease: %+v", st)
+		}
 	})
 }

@@ -13,6 +13,9 @@ type State struct {
 	Leases     map[string]int64
 	Used, Est  int64 // tokens used and estimated by settled calls, for the booking ratio
 	Settled    int64 // calls settled with their usage: how much the ratio has learned
+	// Spares are slots booked by calls that failed without using them (a 5xx), for
+	// their retries, until SpareUntil (Unix ms).
+	Spares, SpareUntil int64
 }
 
 // FastBook books the next slot, max(Rtat, Ttat) of the item, if both timelines are
@@ -58,6 +61,18 @@ type Settle struct {
 	Streak    int64
 	Used, Est int64
 	Settled   int64
+	// SpareUntil, when set, adds a spare slot usable until then: the call failed
+	// without using what it booked.
+	SpareUntil int64
+}
+
+// ClaimSpare takes a spare slot (and Lease, if fewer than Clim leases exist) if one
+// is left at Now. It returns the state before the write, whether or not it held.
+type ClaimSpare struct {
+	Now      int64
+	Clim     int64
+	Lease    string
+	LeaseExp int64
 }
 
 // Table is the budget's storage: DynamoDB (NewDynamoTable), or a fake in tests.
@@ -72,4 +87,5 @@ type Table interface {
 	// Hold sets the pause to until unless a later one is set.
 	Hold(ctx context.Context, key string, until int64) error
 	RemoveLease(ctx context.Context, key, lease string) error
+	ClaimSpare(ctx context.Context, key string, op ClaimSpare) (old State, ok bool, err error)
 }
