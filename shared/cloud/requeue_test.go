@@ -22,7 +22,6 @@ var now0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 func TestPlanDefer(t *testing.T) {
 	booked := &pipeline.DeferError{Wait: 12700 * time.Millisecond, Slot: "v1:1:2:3:4", Attempts: 0}
 	server := &pipeline.DeferError{Wait: 30200 * time.Millisecond, Attempts: 2}
-	unbooked := &pipeline.DeferError{Wait: 4 * time.Second, Pace: 1500 * time.Millisecond}
 	earlier := &Deferral{Count: 2, Since: now0.Add(-10 * time.Minute), Attempts: 1, Slot: "old"}
 	tests := []struct {
 		name   string
@@ -38,14 +37,10 @@ func TestPlanDefer(t *testing.T) {
 		{"history accumulates, the slot is the new one", earlier, server, time.Hour, true, 31 * time.Second, Deferral{Count: 3, Since: earlier.Since, Attempts: 3}},
 		{"no longer than SQS allows", nil, &pipeline.DeferError{Wait: time.Hour, Slot: "s"}, 2 * time.Hour, true, 15 * time.Minute, Deferral{Count: 1, Since: now0, Slot: "s"}},
 		{"past the job's time it fails instead", earlier, server, 10 * time.Minute, false, 0, Deferral{}},
-		// Position 10 of the job, unbooked, the budget's pace 1.5 s: 4 s + 15 s.
-		{"a first unbooked deferral is spread by position", nil, unbooked, time.Hour, true, 19 * time.Second, Deferral{Count: 1, Since: now0}},
-		{"a later one is not spread again", earlier, unbooked, time.Hour, true, 4 * time.Second, Deferral{Count: 3, Since: earlier.Since, Attempts: 1}},
-		{"a booked slot is never spread", nil, &pipeline.DeferError{Wait: 4 * time.Second, Slot: "s", Pace: time.Second}, time.Hour, true, 4 * time.Second, Deferral{Count: 1, Since: now0, Slot: "s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := planDefer(now0, Task{JobID: "j", Position: 10, Deferral: tt.prior}, tt.de, tt.max)
+			p := planDefer(now0, Task{JobID: "j", Deferral: tt.prior}, tt.de, tt.max)
 			if p.Resend != tt.resend || p.Delay != tt.delay {
 				t.Fatalf("plan %+v, want resend %v after %v", p, tt.resend, tt.delay)
 			}

@@ -411,7 +411,7 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 		horizon := g.horizon(estimate, seen)
 		if known && seen.Exists {
 			if ahead := time.Duration(max(seen.Rtat, seen.Ttat, seen.Hold)-now) * time.Millisecond; ahead > horizon {
-				return booking{}, g.beyondHorizon(ahead, horizon, g.pace(estimate, seen))
+				return booking{}, g.beyondHorizon(ahead, horizon)
 			}
 		}
 		anchor := seen.Ttat > seen.Rtat // the token timeline is the later one
@@ -514,25 +514,13 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 // beyondHorizon defers a caller without booking: it comes back when the backlog
 // ahead of it, now ahead, has shrunk to half the horizon, spread over the next half
 // horizon so the callers deferred together do not all come back at once.
-func (g *Gate) beyondHorizon(ahead, horizon, pace time.Duration) error {
+func (g *Gate) beyondHorizon(ahead, horizon time.Duration) error {
 	d := ahead - horizon/2 + time.Duration(mrand.Float64()*float64(horizon/2))
 	g.mu.Lock()
 	g.stats.Deferred++
 	g.stats.Unbooked++
 	g.mu.Unlock()
-	return &pipeline.DeferError{Wait: max(d, time.Second), Pace: pace, Reason: "fleet rate-limit budget booked beyond the horizon"}
-}
-
-// pace is the interval between calls the budget allows: the request interval, or the
-// token time of a call at the learned usage when that is longer. Before anything is
-// learned the estimate would overstate it, so only the request interval counts: a
-// caller told this pace comes back early rather than late.
-func (g *Gate) pace(estimate int, s State) time.Duration {
-	p := g.ir
-	if settled(estimate, s) > 0 {
-		p = max(p, g.it*float64(cost(estimate, s)))
-	}
-	return time.Duration(p * float64(time.Millisecond))
+	return &pipeline.DeferError{Wait: max(d, time.Second), Reason: "fleet rate-limit budget booked beyond the horizon"}
 }
 
 func (g *Gate) conflict() {

@@ -52,10 +52,6 @@ type DeferError struct {
 	Wait   time.Duration
 	Reason string
 	Slot   string
-	// Pace, for a deferral without a Slot, is the budget's interval between calls:
-	// many items deferred together come back spread at this pace in their order
-	// rather than all at once (0: no pace known).
-	Pace time.Duration
 	// Attempts is the number of provider calls made before deferring.
 	Attempts int
 }
