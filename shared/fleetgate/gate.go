@@ -356,8 +356,11 @@ func settled(estimate int, s State) int64 {
 
 // cost is what a call of estimate tokens books on the token timeline: the estimate
 // scaled by the fleet's observed ratio of actual to estimated usage, with a margin
-// that shrinks as the ratio is learned from more calls (1 + 0.25/sqrt(n): 25% after
-// one call, 5% after 25, 2.5% after 100), never above the estimate. A slot booked
+// that shrinks as the ratio is learned from more calls (1 + 0.1/sqrt(n): 10% after
+// one call, 2% after 25, 1% after 100), never above the estimate. The margin is
+// small because it is not the only guard: settling charges a call that used more,
+// the provider's headers pause the fleet when its budget runs short, and a 429
+// halves the fleet's concurrency and pauses it for the server's Retry-After. A slot booked
 // ahead then does not hold budget a typical call never uses; settling corrects the
 // timeline either way.
 func cost(estimate int, s State) int {
@@ -365,7 +368,7 @@ func cost(estimate int, s State) int {
 	if n <= 0 || s.Used <= 0 || s.Est <= 0 {
 		return estimate // nothing learned yet
 	}
-	m := 1 + 0.25/math.Sqrt(float64(n))
+	m := 1 + 0.1/math.Sqrt(float64(n))
 	r := min(1.0, m*float64(s.Used)/float64(s.Est))
 	return max(1, int(float64(estimate)*max(r, 0.05)+0.5))
 }
@@ -374,13 +377,14 @@ func cost(estimate int, s State) int {
 // the call's cost is known: only the request limit applies (no token limit), or the
 // usage ratio is learned. While it is not, slots are booked at the estimate, which
 // holds budget the calls will not use, so the horizon grows with what the ratio has
-// been learned from: two MaxWaits before the first settled call, Per/8 per settled
-// call after, up to Horizon.
+// been learned from: two MaxWaits before the first settled call, then n²·Per/8 after
+// n settled calls (7.5 s, 30 s, 67 s, 2 minutes, … at a minute's Per), up to Horizon.
 func (g *Gate) horizon(estimate int, s State) time.Duration {
 	if g.it == 0 {
 		return g.cfg.Horizon
 	}
-	h := time.Duration(settled(estimate, s)) * g.cfg.Per / 8
+	n := min(settled(estimate, s), 1000)
+	h := time.Duration(n*n) * g.cfg.Per / 8
 	return min(g.cfg.Horizon, max(h, 2*g.cfg.MaxWait))
 }
 

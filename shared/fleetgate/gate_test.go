@@ -356,11 +356,11 @@ func TestCostAndHorizonLearn(t *testing.T) {
 		wantHorizon time.Duration
 	}{
 		{"nothing learned", State{}, 2000, 6 * time.Second},
-		{"one call at 40%", State{Used: 800, Est: 2000, Settled: 1}, 1000, 7500 * time.Millisecond},         // 0.4 x 1.25
-		{"25 calls at 40%", State{Used: 20000, Est: 50000, Settled: 25}, 840, 25 * 7500 * time.Millisecond}, // 0.4 x 1.05
-		{"400 calls at 40%", State{Used: 3.2e5, Est: 8e5, Settled: 400}, 810, 14 * time.Minute},             // 0.4 x 1.0125
-		{"usage above the estimate", State{Used: 3000, Est: 2000, Settled: 4}, 2000, 30 * time.Second},      // never above
-		{"older item without the count", State{Used: 20000, Est: 50000}, 840, 25 * 7500 * time.Millisecond}, // 25 estimates
+		{"one call at 40%", State{Used: 800, Est: 2000, Settled: 1}, 880, 7500 * time.Millisecond},             // 0.4 x 1.1
+		{"two calls", State{Used: 1600, Est: 4000, Settled: 2}, 857, 30 * time.Second},                         // 0.4 x 1.0707
+		{"25 calls at 40%", State{Used: 20000, Est: 50000, Settled: 25}, 816, 14 * time.Minute},                // 0.4 x 1.02
+		{"usage above the estimate", State{Used: 3000, Est: 2000, Settled: 3}, 2000, 67500 * time.Millisecond}, // never above
+		{"older item without the count", State{Used: 6000, Est: 15000}, 816, 14 * time.Minute},                 // 15000/2000 = 7 calls: 0.4 x 1.038
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
