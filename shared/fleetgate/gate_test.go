@@ -360,7 +360,7 @@ func TestCostAndHorizonLearn(t *testing.T) {
 		{"two calls", State{Used: 1600, Est: 4000, Settled: 2}, 857, 30 * time.Second},                         // 0.4 x 1.0707
 		{"25 calls at 40%", State{Used: 20000, Est: 50000, Settled: 25}, 816, 14 * time.Minute},                // 0.4 x 1.02
 		{"usage above the estimate", State{Used: 3000, Est: 2000, Settled: 3}, 2000, 67500 * time.Millisecond}, // never above
-		{"older item without the count", State{Used: 6000, Est: 15000}, 816, 14 * time.Minute},                 // 15000/2000 = 7 calls: 0.4 x 1.038
+		{"older item without the count", State{Used: 6000, Est: 15000}, 830, 367500 * time.Millisecond},        // 7 estimates: 0.4 x 1.038, 49 x 7.5 s
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
