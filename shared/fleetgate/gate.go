@@ -377,14 +377,16 @@ func cost(estimate int, s State) int {
 // the call's cost is known: only the request limit applies (no token limit), or the
 // usage ratio is learned. While it is not, slots are booked at the estimate, which
 // holds budget the calls will not use, so the horizon grows with what the ratio has
-// been learned from: two MaxWaits before the first settled call, then n²·Per/8 after
-// n settled calls (7.5 s, 30 s, 67 s, 2 minutes, … at a minute's Per), up to Horizon.
+// been learned from: two MaxWaits before the first settled call, then n³·Per/8 after
+// n settled calls (7.5 s, 1 minute, 3.4 minutes, 8 minutes at a minute's Per), up to
+// Horizon: a job's first exercises, deferred together, are all booked when they come
+// back a few seconds later.
 func (g *Gate) horizon(estimate int, s State) time.Duration {
 	if g.it == 0 {
 		return g.cfg.Horizon
 	}
-	n := min(settled(estimate, s), 1000)
-	h := time.Duration(n*n) * g.cfg.Per / 8
+	n := min(settled(estimate, s), 100)
+	h := time.Duration(n*n*n) * g.cfg.Per / 8
 	return min(g.cfg.Horizon, max(h, 2*g.cfg.MaxWait))
 }
 
@@ -400,11 +402,25 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 		g.mu.Lock()
 		seen, known := g.state, g.known
 		g.mu.Unlock()
-		if !known {
-			seen = State{Clim: int64(g.cfg.MaxConcurrency)}
+		if !known || !seen.Exists {
+			seen.Clim = int64(g.cfg.MaxConcurrency) // a new item starts at the maximum
 		}
 		c := cost(estimate, seen)
 		rAdd, tAdd := g.ir, g.it*float64(c)
+		blind := !known && attempt == 0
+		if !known {
+			// A new invocation knows nothing yet: it tries the fast path on a guess (a
+			// busy budget, the timeline of the larger cost the later one, the limit at
+			// its maximum), which a busy fleet's item usually matches; a refusal
+			// returns the item, so a wrong guess costs what a read would have.
+			seen = State{Clim: seen.Clim}
+			if blind {
+				seen.Exists, seen.Rtat, seen.Ttat = true, now, now
+				if tAdd > rAdd {
+					seen.Ttat++
+				}
+			}
+		}
 		var rFloor, tFloor int64 // 0: a limit that is off has no floor
 		if g.ir > 0 {
 			rFloor = now - int64(g.ir+0.5) - 1
@@ -419,7 +435,7 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 			}
 		}
 		anchor := seen.Ttat > seen.Rtat // the token timeline is the later one
-		if known && seen.Exists && (anchor || seen.Rtat >= rFloor) && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
+		if (known || blind) && seen.Exists && (anchor || seen.Rtat >= rFloor) && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
 			// Fast path: both timelines current, no pause: ADD the call's cost
 			// (commutative, so concurrent bookings do not conflict).
 			// A lease is taken when the slot is predicted to be due within MaxWait.

@@ -264,6 +264,17 @@ func TestRequestsPerCall(t *testing.T) {
 	if per := float64(st.Requests) / calls; per > 2.1 {
 		t.Fatalf("%d requests for %d calls (%.2f per call), want at most 2 (+ the first booking)", st.Requests, calls, per)
 	}
+	// A new invocation on the busy budget books on its first request: the fast path
+	// on a guess, without reading the item first.
+	for _, tpm := range []int{1e6, 30000} { // requests bind, tokens bind
+		tab := newMemTable()
+		cfg := Config{RPM: 600, TPM: tpm, Clock: clock, MaxWait: time.Hour}
+		call(t, New(tab, key, cfg), clock, context.Background(), 500, ok(200, 100), nil)
+		fresh := New(tab, key, cfg)
+		if _, err := fresh.Reserve(context.Background(), 500); err != nil || fresh.Stats().Requests != 1 {
+			t.Fatalf("TPM %d: a new invocation's first booking = %v after %d requests, want booked with 1", tpm, err, fresh.Stats().Requests)
+		}
+	}
 }
 
 func TestDecodeBooking(t *testing.T) {
@@ -356,11 +367,11 @@ func TestCostAndHorizonLearn(t *testing.T) {
 		wantHorizon time.Duration
 	}{
 		{"nothing learned", State{}, 2000, 6 * time.Second},
-		{"one call at 40%", State{Used: 800, Est: 2000, Settled: 1}, 880, 7500 * time.Millisecond},             // 0.4 x 1.1
-		{"two calls", State{Used: 1600, Est: 4000, Settled: 2}, 857, 30 * time.Second},                         // 0.4 x 1.0707
-		{"25 calls at 40%", State{Used: 20000, Est: 50000, Settled: 25}, 816, 14 * time.Minute},                // 0.4 x 1.02
-		{"usage above the estimate", State{Used: 3000, Est: 2000, Settled: 3}, 2000, 67500 * time.Millisecond}, // never above
-		{"older item without the count", State{Used: 6000, Est: 15000}, 830, 367500 * time.Millisecond},        // 7 estimates: 0.4 x 1.038, 49 x 7.5 s
+		{"one call at 40%", State{Used: 800, Est: 2000, Settled: 1}, 880, 7500 * time.Millisecond},              // 0.4 x 1.1
+		{"two calls", State{Used: 1600, Est: 4000, Settled: 2}, 857, time.Minute},                               // 0.4 x 1.0707
+		{"25 calls at 40%", State{Used: 20000, Est: 50000, Settled: 25}, 816, 14 * time.Minute},                 // 0.4 x 1.02
+		{"usage above the estimate", State{Used: 3000, Est: 2000, Settled: 3}, 2000, 202500 * time.Millisecond}, // never above
+		{"older item without the count", State{Used: 6000, Est: 15000}, 830, 14 * time.Minute},                  // 7 estimates: 0.4 x 1.038
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
