@@ -143,6 +143,8 @@ func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error
 			{"billed_ratio", "billed / provider time", "%.2f"},
 			{"deferrals", "deferrals", "%.0f"},
 			{"unbooked", "of them unbooked", "%.0f"},
+			{"resent", "re-sent to a slot", "%.0f"},
+			{"herd", "most due back in one second", "%.0f"},
 			{"ddb_per_call", "budget DynamoDB req/call", "%.2f"},
 			{"redelivery_s", "failed item retried after (s)", "%.1f"},
 		},
@@ -162,7 +164,8 @@ func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error
 			"completed_s": j.toCompleted.Seconds(), "requests": float64(j.requests),
 			"limited_pct": 100 * float64(j.limited) / float64(max(j.requests, 1)), "degraded": float64(j.degraded),
 			"invocations": float64(j.log.Invocations), "billed_ratio": j.log.Billed.Seconds() / provider.Seconds(),
-			"deferrals": float64(j.log.Budget.Deferred), "unbooked": float64(j.log.Budget.Unbooked), "redelivery_s": j.redelivery.Seconds()}
+			"deferrals": float64(j.log.Budget.Deferred), "unbooked": float64(j.log.Budget.Unbooked), "redelivery_s": j.redelivery.Seconds(),
+			"resent": float64(j.log.Resent), "herd": float64(j.log.ResentHerd)}
 		if j.log.Budget.Calls > 0 {
 			row["ddb_per_call"] = float64(j.log.Budget.Requests) / float64(j.log.Budget.Calls)
 		}
@@ -189,12 +192,17 @@ func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error
 		s.figure(pfx+"budget_requests", float64(j.log.Budget.Requests))
 		s.figure(pfx+"budget_conflicts", float64(j.log.Budget.Conflicts))
 		s.figure(pfx+"budget_waited_s", j.log.Budget.Waited.Seconds())
+		s.figure(pfx+"failed_deliveries", float64(j.log.Failed))
+		if j.log.Resent > 0 {
+			s.figure(pfx+"resent_mean_delay_s", j.log.ResentDelay.Seconds()/float64(j.log.Resent))
+		}
 	}
 	s.figure("minimum_s", minimum.Seconds())
 	s.Notes = append(s.Notes,
 		fmt.Sprintf("minimum = as many calls per window as both limits allow (%d), windows starting with the first request, plus one answer; time = first provider request to last provider answer", min(cfg.RPM, cfg.TPM/perCall)),
 		"billed = the sum of the analyze function's RIE REPORT Durations (its log on the stack); provider time = admitted calls x latency",
 		"deferrals, unbooked, budget DynamoDB req/call (over the calls the budget admitted) = sums of the analyze function's \"fleet budget\" log lines",
+		"re-sent to a slot = the analyze function's \"exercise deferred to its rate-limit slot\" lines (budget deferrals and provider Retry-After waits over MaxWait, both runs); most due back in one second = the largest count of them whose time + delay falls in the same second",
 		"failed item retried after = the longest gap from a 500 answer of the transiently failing exercise to its next request")
 	s.ElapsedMS = ms(time.Since(began))
 	return s, nil

@@ -14,14 +14,31 @@ import (
 )
 
 // FunctionLog is what a function's log on the local stack says about a run: the
-// Lambda runtime emulator's REPORT line of every invocation and the analyze
-// function's "fleet budget" JSON lines (one per invocation with a budget), summed.
+// Lambda runtime emulator's REPORT line of every invocation, the analyze function's
+// "fleet budget" JSON lines (one per invocation with a budget), summed, and its
+// re-sends of deferred exercises and redelivered failures, counted.
 type FunctionLog struct {
 	Invocations int           // REPORT lines
 	Billed      time.Duration // the sum of their Duration values
 	BudgetLines int           // "fleet budget" lines
 	Budget      BudgetTotals  // their attributes, summed
+	// Resent counts the "exercise deferred to its rate-limit slot" lines: exercises
+	// re-sent to the queue with a delay (for the budget or a provider's Retry-After),
+	// ResentDelay sums their delays and ResentHerd is the most of them due back in the
+	// same second (the line's time plus its delay).
+	Resent      int
+	ResentDelay time.Duration
+	ResentHerd  int
+	// Failed counts the "analysis failed: message will be redelivered" lines.
+	Failed int
 }
+
+// Messages of the analyze function's log that ParseFunctionLog reads.
+const (
+	msgBudget   = "fleet budget"
+	msgDeferred = "exercise deferred to its rate-limit slot"
+	msgFailed   = "analysis failed: message will be redelivered"
+)
 
 // BudgetTotals are the sums of the "fleet budget" lines' attributes.
 type BudgetTotals struct {
@@ -44,6 +61,7 @@ const maxLogLine = 1 << 20
 // that does not read is an error naming its line number.
 func ParseFunctionLog(r io.Reader) (FunctionLog, error) {
 	var fl FunctionLog
+	due := map[int64]int{} // re-sent exercises per second they are due back
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLogLine)
 	for n := 1; sc.Scan(); n++ {
@@ -56,21 +74,14 @@ func ParseFunctionLog(r io.Reader) (FunctionLog, error) {
 			}
 			fl.Invocations++
 			fl.Billed += d
-		case bytes.HasPrefix(line, []byte("{")) && bytes.Contains(line, []byte(`"fleet budget"`)):
-			b, ok, err := budgetLine(line)
-			if err != nil {
+		case bytes.HasPrefix(line, []byte("{")):
+			if err := fl.jsonLine(line, due); err != nil {
 				return fl, fmt.Errorf("function log line %d: %w", n, err)
 			}
-			if ok {
-				fl.BudgetLines++
-				fl.Budget.Requests += b.Requests
-				fl.Budget.Calls += b.Calls
-				fl.Budget.Deferred += b.Deferred
-				fl.Budget.Unbooked += b.Unbooked
-				fl.Budget.Conflicts += b.Conflicts
-				fl.Budget.Waited += b.Waited
-			}
 		}
+	}
+	for _, c := range due {
+		fl.ResentHerd = max(fl.ResentHerd, c)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -103,17 +114,50 @@ func reportDuration(line string) (time.Duration, error) {
 	return 0, errors.New("REPORT line without a Duration field")
 }
 
-// budgetLine reads a JSON log line; ok is false when it is not a "fleet budget" line.
-func budgetLine(line []byte) (BudgetTotals, bool, error) {
+// jsonLine reads one of the function's JSON lines; lines of other messages, and
+// lines that are not one JSON object, are skipped.
+func (fl *FunctionLog) jsonLine(line []byte, due map[int64]int) error {
 	var rec map[string]json.RawMessage
 	if err := json.Unmarshal(line, &rec); err != nil {
-		// Not a JSON object written whole: not a line of the function's logger.
-		return BudgetTotals{}, false, nil
+		return nil // not a line the function's logger wrote whole
 	}
 	var msg string
-	if err := json.Unmarshal(rec["msg"], &msg); err != nil || msg != "fleet budget" {
-		return BudgetTotals{}, false, nil
+	if err := json.Unmarshal(rec["msg"], &msg); err != nil {
+		return nil
 	}
+	switch msg {
+	case msgBudget:
+		b, err := budgetLine(rec)
+		if err != nil {
+			return err
+		}
+		fl.BudgetLines++
+		fl.Budget.Requests += b.Requests
+		fl.Budget.Calls += b.Calls
+		fl.Budget.Deferred += b.Deferred
+		fl.Budget.Unbooked += b.Unbooked
+		fl.Budget.Conflicts += b.Conflicts
+		fl.Budget.Waited += b.Waited
+	case msgDeferred:
+		var delay int64 // slog's JSON duration: nanoseconds
+		if err := json.Unmarshal(rec["delay"], &delay); err != nil || delay < 0 || delay > int64(24*time.Hour) {
+			return fmt.Errorf("%q line: delay %s is not a duration in nanoseconds", msgDeferred, rec["delay"])
+		}
+		var at time.Time
+		if err := json.Unmarshal(rec["time"], &at); err != nil {
+			return fmt.Errorf("%q line: time %s is not an RFC 3339 time", msgDeferred, rec["time"])
+		}
+		fl.Resent++
+		fl.ResentDelay += time.Duration(delay)
+		due[at.Add(time.Duration(delay)).Unix()]++
+	case msgFailed:
+		fl.Failed++
+	}
+	return nil
+}
+
+// budgetLine reads the attributes of a "fleet budget" line.
+func budgetLine(rec map[string]json.RawMessage) (BudgetTotals, error) {
 	var b BudgetTotals
 	var waited int
 	for _, f := range []struct {
@@ -123,12 +167,12 @@ func budgetLine(line []byte) (BudgetTotals, bool, error) {
 		{"budget_unbooked", &b.Unbooked}, {"budget_conflicts", &b.Conflicts}, {"budget_waited_ms", &waited}} {
 		raw, ok := rec[f.name]
 		if !ok {
-			return b, false, fmt.Errorf("fleet budget line without %s", f.name)
+			return b, fmt.Errorf("fleet budget line without %s", f.name)
 		}
 		if err := json.Unmarshal(raw, f.to); err != nil || *f.to < 0 || *f.to > 1<<30 {
-			return b, false, fmt.Errorf("fleet budget line: %s %s is not a count", f.name, raw)
+			return b, fmt.Errorf("fleet budget line: %s %s is not a count", f.name, raw)
 		}
 	}
 	b.Waited = time.Duration(waited) * time.Millisecond
-	return b, true, nil
+	return b, nil
 }

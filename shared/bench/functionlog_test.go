@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ const (
 	reportLineMI  = "REPORT RequestId: 7a2d\tDuration: 125.46 ms"
 	budgetLineOK  = `{"time":"2026-12-01T13:00:00Z","level":"INFO","msg":"fleet budget","job_id":"L201-ab","position":3,"budget_requests":2,"budget_calls":1,"budget_deferred":1,"budget_unbooked":0,"budget_conflicts":1,"budget_waited_ms":1500}`
 	budgetLineTwo = `{"level":"INFO","msg":"fleet budget","budget_requests":3,"budget_calls":1,"budget_deferred":0,"budget_unbooked":1,"budget_conflicts":0,"budget_waited_ms":0}`
+	deferredAt    = `{"time":"2026-12-01T13:14:51.081915517Z","level":"INFO","msg":"exercise deferred to its rate-limit slot","job_id":"l200-22f5","position":47,"delay":%d,"deferrals":1,"reason":"retry wait: rate_limited"}`
+	failedLine    = `{"time":"2026-12-01T13:14:52Z","level":"WARN","msg":"analysis failed: message will be redelivered","job_id":"l200-22f5","position":7,"receive":1,"error":"server_error"}`
 )
 
 func TestParseFunctionLog(t *testing.T) {
@@ -36,6 +39,14 @@ func TestParseFunctionLog(t *testing.T) {
 		{name: "everything interleaved",
 			log:  "START RequestId: 6f1c\n" + budgetLineTwo + "\nEND RequestId: 6f1c\n" + reportLineMI + "\n",
 			want: FunctionLog{Invocations: 1, Billed: 125460 * time.Microsecond, BudgetLines: 1, Budget: BudgetTotals{Requests: 3, Calls: 1, Unbooked: 1}}},
+		{name: "re-sent exercises and failures counted, herds by the second they are due",
+			log: fmt.Sprintf(deferredAt, 55*time.Second) + "\n" + fmt.Sprintf(deferredAt, 55*time.Second+100*time.Millisecond) + "\n" +
+				fmt.Sprintf(deferredAt, 3*time.Second) + "\n" + failedLine + "\n" + failedLine,
+			want: FunctionLog{Resent: 3, ResentDelay: 113*time.Second + 100*time.Millisecond, ResentHerd: 2, Failed: 2}},
+		{name: "re-sent exercise with a delay in seconds", log: strings.Replace(fmt.Sprintf(deferredAt, 0), `"delay":0`, `"delay":"55s"`, 1),
+			wantErr: `line 1: "exercise deferred to its rate-limit slot" line: delay "55s" is not a duration in nanoseconds`},
+		{name: "re-sent exercise without its time", log: strings.Replace(fmt.Sprintf(deferredAt, 0), `"time":"2026-12-01T13:14:51.081915517Z",`, "", 1),
+			wantErr: "time  is not an RFC 3339 time"},
 		{name: "REPORT without Duration", log: reportLineMI + "\nREPORT RequestId: 9\tBilled Duration: 3 ms\n", wantErr: "line 2: REPORT line without a Duration field"},
 		{name: "REPORT Duration in seconds", log: "REPORT RequestId: 9\tDuration: 1.2 s\n", wantErr: "line 1: REPORT Duration \"1.2 s\" is not in milliseconds"},
 		{name: "REPORT Duration negative", log: "REPORT RequestId: 9\tDuration: -3.00 ms\n", wantErr: "is not a duration in milliseconds"},
@@ -71,7 +82,7 @@ func TestParseFunctionLog(t *testing.T) {
 // one by one, whatever surrounds them).
 func FuzzParseFunctionLog(f *testing.F) {
 	for _, s := range []string{"", reportLine, reportLineMI, budgetLineOK, budgetLineTwo + "\n" + reportLine + "\n",
-		"START RequestId: 1\nEND RequestId: 1\n", "REPORT RequestId: 9\tDuration: 1e3 ms", `{"msg":"fleet budget"}`} {
+		"START RequestId: 1\nEND RequestId: 1\n", fmt.Sprintf(deferredAt, 55*time.Second), failedLine, "REPORT RequestId: 9\tDuration: 1e3 ms", `{"msg":"fleet budget"}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, log string) {
@@ -84,7 +95,8 @@ func FuzzParseFunctionLog(f *testing.F) {
 			b.Unbooked < 0 || b.Conflicts < 0 || b.Waited < 0 {
 			t.Fatalf("negative figure %+v", got)
 		}
-		if got.Invocations == 0 && got.Billed != 0 || got.BudgetLines == 0 && b != (BudgetTotals{}) {
+		if got.Invocations == 0 && got.Billed != 0 || got.BudgetLines == 0 && b != (BudgetTotals{}) || got.Resent < got.ResentHerd ||
+			got.Resent == 0 && got.ResentDelay != 0 {
 			t.Fatalf("sums without lines %+v", got)
 		}
 		twice, err := ParseFunctionLog(strings.NewReader(log + "\n" + log))
@@ -94,7 +106,8 @@ func FuzzParseFunctionLog(f *testing.F) {
 		b2 := twice.Budget
 		if twice.Invocations != 2*got.Invocations || twice.Billed != 2*got.Billed || twice.BudgetLines != 2*got.BudgetLines ||
 			b2.Requests != 2*b.Requests || b2.Calls != 2*b.Calls || b2.Deferred != 2*b.Deferred || b2.Unbooked != 2*b.Unbooked ||
-			b2.Conflicts != 2*b.Conflicts || b2.Waited != 2*b.Waited {
+			b2.Conflicts != 2*b.Conflicts || b2.Waited != 2*b.Waited || twice.Resent != 2*got.Resent || twice.ResentDelay != 2*got.ResentDelay ||
+			twice.ResentHerd != 2*got.ResentHerd || twice.Failed != 2*got.Failed {
 			t.Fatalf("twice the log: %+v, want twice %+v", twice, got)
 		}
 	})
