@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -106,6 +107,8 @@ type limitedJob struct {
 	degraded          int
 	log               FunctionLog   // the analyze function's log
 	redelivery        time.Duration // a 500 answer of the transiently failed item to its next request
+	perWindow         []int         // requests answered (not 429) per Window from the first request
+	longestIdle       time.Duration // the longest time without a request answered or in flight at the provider
 }
 
 // CloudLimited runs the cloud-rate-limited scenario on the local stack (shared/stack):
@@ -193,6 +196,10 @@ func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error
 		s.figure(pfx+"budget_conflicts", float64(j.log.Budget.Conflicts))
 		s.figure(pfx+"budget_waited_s", j.log.Budget.Waited.Seconds())
 		s.figure(pfx+"failed_deliveries", float64(j.log.Failed))
+		s.figure(pfx+"longest_idle_s", j.longestIdle.Seconds())
+		for w, n := range j.perWindow {
+			s.figure(fmt.Sprintf("%sanswered_in_window_%d", pfx, w+1), float64(n))
+		}
 		if j.log.Resent > 0 {
 			s.figure(pfx+"resent_mean_delay_s", j.log.ResentDelay.Seconds()/float64(j.log.Resent))
 		}
@@ -203,6 +210,7 @@ func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error
 		"billed = the sum of the analyze function's RIE REPORT Durations (its log on the stack); provider time = admitted calls x latency",
 		"deferrals, unbooked, budget DynamoDB req/call (over the calls the budget admitted) = sums of the analyze function's \"fleet budget\" log lines",
 		"re-sent to a slot = the analyze function's \"exercise deferred to its rate-limit slot\" lines (budget deferrals and provider Retry-After waits over MaxWait, both runs); most due back in one second = the largest count of them whose time + delay falls in the same second",
+		"answered_in_window_N = provider calls answered (not 429) in the N-th window from the first request; longest_idle_s = the longest time with no answered call in flight at the provider",
 		"failed item retried after = the longest gap from a 500 answer of the transiently failing exercise to its next request")
 	s.ElapsedMS = ms(time.Since(began))
 	return s, nil
@@ -386,7 +394,37 @@ func runStackJob(ctx context.Context, cfg CloudLimitedConfig, params map[string]
 		}
 	}
 	j.makespan = last.Sub(first)
+	j.perWindow, j.longestIdle = timeline(calls, first, cfg.Window)
 	return j, nil
+}
+
+// timeline counts the calls answered (not 429) per window from first, and finds the
+// longest time the provider had none of them in flight.
+func timeline(calls []providerCall, first time.Time, window time.Duration) ([]int, time.Duration) {
+	var answered []providerCall
+	for _, c := range calls {
+		if c.status != http.StatusTooManyRequests {
+			answered = append(answered, c)
+		}
+	}
+	slices.SortFunc(answered, func(a, b providerCall) int { return a.begin.Compare(b.begin) })
+	var per []int
+	var idle time.Duration
+	var busyUntil time.Time
+	for _, c := range answered {
+		w := int(c.begin.Sub(first) / window)
+		for len(per) <= w {
+			per = append(per, 0)
+		}
+		per[w]++
+		if !busyUntil.IsZero() && c.begin.After(busyUntil) {
+			idle = max(idle, c.begin.Sub(busyUntil))
+		}
+		if c.end.After(busyUntil) {
+			busyUntil = c.end
+		}
+	}
+	return per, idle
 }
 
 // waitJob waits for the job of the course code to complete and returns it; a failed
