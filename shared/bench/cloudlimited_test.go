@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,5 +51,33 @@ func TestCloudLimitedScenario(t *testing.T) {
 	}
 	if calls, req := s.Figures["fleet_budget_calls"], s.Figures["fleet_budget_requests"]; calls < n || req < calls {
 		t.Errorf("the fleet run's calls did not go through the budget: %v calls, %v DynamoDB requests (want >= %d calls, >= 1 request each)", calls, req, n)
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+	at := func(b, e float64, status int) providerCall {
+		return providerCall{begin: t0.Add(time.Duration(b * float64(time.Second))), end: t0.Add(time.Duration(e * float64(time.Second))), status: status}
+	}
+	tests := []struct {
+		name  string
+		calls []providerCall
+		per   []int
+		idle  time.Duration
+	}{
+		{name: "none"},
+		{name: "overlapping calls, a 429 ignored, an idle gap",
+			// in flight 0-1 and 0.5-2, a 429 at 3, then 5-6 (idle 2-5), 61-62 in window 2
+			calls: []providerCall{at(0.5, 2, 200), at(0, 1, 200), at(3, 3, 429), at(5, 6, 500), at(61, 62, 200)},
+			per:   []int{3, 1}, idle: 55 * time.Second},
+		{name: "an empty window between", calls: []providerCall{at(0, 1, 200), at(130, 131, 200)}, per: []int{1, 0, 1}, idle: 129 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			per, idle := timeline(tt.calls, t0, time.Minute)
+			if !slices.Equal(per, tt.per) || idle != tt.idle {
+				t.Errorf("got %v, %v; want %v, %v", per, idle, tt.per, tt.idle)
+			}
+		})
 	}
 }
