@@ -258,7 +258,13 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 		cacheKey string
 	)
 	if h.timeLeft(ctx) {
-		a, cacheKey, err = h.analyze(ctx, log, task, last)
+		actx := ctx
+		if receives > 1 {
+			// Redelivered after a failure: the fleet budget may give its call the slot
+			// a failed call left unused rather than queue it behind every booked one.
+			actx = pipeline.WithRetry(ctx)
+		}
+		a, cacheKey, err = h.analyze(actx, log, task, last)
 		if de := (*pipeline.DeferError)(nil); errors.As(err, &de) {
 			if h.deferTask(ctx, log, task, de) {
 				return true // the re-sent copy carries on; this one is deleted

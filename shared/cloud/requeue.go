@@ -45,8 +45,9 @@ type deferPlan struct {
 }
 
 // planDefer decides a deferral at now: re-send while the exercise has been deferred
-// for less than maxDefer. The delay is the wait rounded up to whole seconds (SQS's
-// unit): the message comes back at most a second after its slot, never before it, so
+// for less than maxDefer. The delay is the wait (spread by position at the budget's
+// pace on an exercise's first deferral without a slot) rounded up to whole seconds
+// (SQS's unit): the message comes back at most a second after its slot, never before it, so
 // the function that receives it calls at once instead of sleeping (billed) for the
 // rest. A slot used late stays the fleet's: the next slots are booked after it.
 func planDefer(now time.Time, task Task, de *pipeline.DeferError, maxDefer time.Duration) deferPlan {
@@ -60,7 +61,14 @@ func planDefer(now time.Time, task Task, de *pipeline.DeferError, maxDefer time.
 	d.Count++
 	d.Attempts += de.Attempts
 	d.Slot = de.Slot
-	delay := time.Duration(math.Ceil(de.Wait.Seconds())) * time.Second
+	wait := de.Wait
+	if de.Slot == "" && de.Pace > 0 && task.Deferral == nil {
+		// The first deferral without a slot: the job's exercises, received together,
+		// come back in position order at the budget's pace, not in one herd that
+		// would find the budget booked again.
+		wait += time.Duration(task.Position) * de.Pace
+	}
+	delay := time.Duration(math.Ceil(wait.Seconds())) * time.Second
 	task.Deferral = &d
 	return deferPlan{Resend: true, Delay: min(max(delay, 0), maxDelay), Task: task}
 }

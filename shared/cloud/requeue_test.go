@@ -22,6 +22,7 @@ var now0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 func TestPlanDefer(t *testing.T) {
 	booked := &pipeline.DeferError{Wait: 12700 * time.Millisecond, Slot: "v1:1:2:3:4", Attempts: 0}
 	server := &pipeline.DeferError{Wait: 30200 * time.Millisecond, Attempts: 2}
+	unbooked := &pipeline.DeferError{Wait: 4 * time.Second, Pace: 1500 * time.Millisecond}
 	earlier := &Deferral{Count: 2, Since: now0.Add(-10 * time.Minute), Attempts: 1, Slot: "old"}
 	tests := []struct {
 		name   string
@@ -37,10 +38,14 @@ func TestPlanDefer(t *testing.T) {
 		{"history accumulates, the slot is the new one", earlier, server, time.Hour, true, 31 * time.Second, Deferral{Count: 3, Since: earlier.Since, Attempts: 3}},
 		{"no longer than SQS allows", nil, &pipeline.DeferError{Wait: time.Hour, Slot: "s"}, 2 * time.Hour, true, 15 * time.Minute, Deferral{Count: 1, Since: now0, Slot: "s"}},
 		{"past the job's time it fails instead", earlier, server, 10 * time.Minute, false, 0, Deferral{}},
+		// Position 10 of the job, unbooked, the budget's pace 1.5 s: 4 s + 15 s.
+		{"a first unbooked deferral is spread by position", nil, unbooked, time.Hour, true, 19 * time.Second, Deferral{Count: 1, Since: now0}},
+		{"a later one is not spread again", earlier, unbooked, time.Hour, true, 4 * time.Second, Deferral{Count: 3, Since: earlier.Since, Attempts: 1}},
+		{"a booked slot is never spread", nil, &pipeline.DeferError{Wait: 4 * time.Second, Slot: "s", Pace: time.Second}, time.Hour, true, 4 * time.Second, Deferral{Count: 1, Since: now0, Slot: "s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := planDefer(now0, Task{JobID: "j", Deferral: tt.prior}, tt.de, tt.max)
+			p := planDefer(now0, Task{JobID: "j", Position: 10, Deferral: tt.prior}, tt.de, tt.max)
 			if p.Resend != tt.resend || p.Delay != tt.delay {
 				t.Fatalf("plan %+v, want resend %v after %v", p, tt.resend, tt.delay)
 			}
@@ -107,14 +112,18 @@ func (q *fakeQueue) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMes
 }
 
 // slotGate defers the first call of every exercise with a booked slot, and admits a
-// call that brings it back.
-type slotGate struct{ slots []string }
+// call that brings it back; it records which calls came marked as retries.
+type slotGate struct {
+	slots   []string
+	retries []bool
+}
 
 func (g *slotGate) Acquire(context.Context, int) error { return nil }
 func (g *slotGate) Release(examina.Response, error)    {}
 func (g *slotGate) Reserve(ctx context.Context, _ int) (func(examina.Response, error), error) {
 	s := pipeline.SlotFrom(ctx)
 	g.slots = append(g.slots, s)
+	g.retries = append(g.retries, pipeline.IsRetry(ctx))
 	if s == "" {
 		return nil, &pipeline.DeferError{Wait: 40 * time.Second, Reason: "budget", Slot: "v1:9:9:9:0"}
 	}
@@ -169,6 +178,11 @@ func TestHandleDefersAndBacksOff(t *testing.T) {
 	resp, _ = h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{msg}})
 	if len(resp.BatchItemFailures) != 1 || !slices.Equal(q.visibility, []int32{2}) {
 		t.Fatalf("transient failure: failures %v, visibility set to %v; want failed and back in 2 s", resp.BatchItemFailures, q.visibility)
+	}
+	// Only the redelivered message (second receive) calls as a retry, for the budget
+	// to give it a slot a failed call left unused.
+	if want := []bool{false, false, true, true}; !slices.Equal(gate.retries, want) {
+		t.Fatalf("calls marked as retries %v, want %v", gate.retries, want)
 	}
 	if _, err := ParseTask(`{"job_id":"j","position":0,"total":1,"exercise":{"position":0},"deferral":{"count":0}}`); err == nil {
 		t.Fatal("a deferral with count 0 was accepted")

@@ -78,10 +78,17 @@ const holdFree = "(attribute_not_exists(paused_until) OR paused_until <= :now)"
 
 // FastBook implements Table.
 func (d *DynamoTable) FastBook(ctx context.Context, key string, op FastBook) (State, bool, error) {
-	update := "ADD rtat :r, ttat :t SET expires_at = :ttl"
-	cond := "attribute_exists(PK) AND rtat BETWEEN :rf AND :ceil AND ttat BETWEEN :tf AND :ceil AND climit = :clim AND " + holdFree
 	values := map[string]types.AttributeValue{":r": n(op.Rtat), ":t": n(op.Ttat), ":ttl": n(op.ExpiresAt), ":ceil": n(op.Ceil),
 		":rf": n(op.RFloor), ":tf": n(op.TFloor), ":clim": n(op.Clim), ":now": n(op.Now)}
+	update := "ADD rtat :r, ttat :t SET expires_at = :ttl"
+	cond := "attribute_exists(PK) AND rtat >= ttat AND rtat BETWEEN :rf AND :ceil AND ttat BETWEEN :tf AND :ceil AND climit = :clim AND " + holdFree
+	if op.Anchor {
+		// The token timeline is the later: the slot is its end, and the request
+		// timeline restarts one interval after it (update operands are the old values).
+		update = "ADD ttat :t SET rtat = ttat + :r, expires_at = :ttl"
+		cond = "attribute_exists(PK) AND ttat > rtat AND ttat BETWEEN :tf AND :ceil AND climit = :clim AND " + holdFree
+		delete(values, ":rf")
+	}
 	var names map[string]string
 	if op.Lease != "" {
 		update += ", leases.#l = :lexp"
@@ -107,7 +114,7 @@ func (d *DynamoTable) CASBook(ctx context.Context, key string, op CASBook) (Stat
 		if op.Lease != "" {
 			leases[op.Lease] = n(op.LeaseExp)
 		}
-		update = "SET rtat = :r, ttat = :t, expires_at = :ttl, climit = :clim, cgen = :zero, streak = :zero, used_tokens = :zero, est_tokens = :zero, leases = :m"
+		update = "SET rtat = :r, ttat = :t, expires_at = :ttl, climit = :clim, cgen = :zero, streak = :zero, used_tokens = :zero, est_tokens = :zero, settled = :zero, leases = :m"
 		cond = "attribute_not_exists(PK)"
 		values[":clim"], values[":zero"], values[":m"] = n(op.Clim), n(0), &types.AttributeValueMemberM{Value: leases}
 	} else {
@@ -148,8 +155,12 @@ func (d *DynamoTable) CASBook(ctx context.Context, key string, op CASBook) (Stat
 
 // Settle implements Table.
 func (d *DynamoTable) Settle(ctx context.Context, key string, op Settle) (State, error) {
-	update := "ADD ttat :dt, streak :s, used_tokens :u, est_tokens :e"
-	values := map[string]types.AttributeValue{":dt": n(op.TtatDelta), ":s": n(op.Streak), ":u": n(op.Used), ":e": n(op.Est)}
+	update := "ADD ttat :dt, streak :s, used_tokens :u, est_tokens :e, settled :n"
+	values := map[string]types.AttributeValue{":dt": n(op.TtatDelta), ":s": n(op.Streak), ":u": n(op.Used), ":e": n(op.Est), ":n": n(op.Settled)}
+	if op.SpareUntil > 0 {
+		update += ", spares :one SET spare_until = :su"
+		values[":one"], values[":su"] = n(1), n(op.SpareUntil)
+	}
 	var names map[string]string
 	if op.Lease != "" {
 		update += " REMOVE leases.#l"
@@ -163,6 +174,26 @@ func (d *DynamoTable) Settle(ctx context.Context, key string, op Settle) (State,
 		return State{}, errors.New("fleetgate: settling: no budget item")
 	}
 	return decode(item)
+}
+
+// ClaimSpare implements Table.
+func (d *DynamoTable) ClaimSpare(ctx context.Context, key string, op ClaimSpare) (State, bool, error) {
+	update := "ADD spares :minus"
+	cond := "spares > :zero AND spare_until >= :now"
+	values := map[string]types.AttributeValue{":minus": n(-1), ":zero": n(0), ":now": n(op.Now)}
+	var names map[string]string
+	if op.Lease != "" {
+		update += " SET leases.#l = :lexp"
+		cond += " AND size(leases) < :clim"
+		names = map[string]string{"#l": op.Lease}
+		values[":lexp"], values[":clim"] = n(op.LeaseExp), n(op.Clim)
+	}
+	item, ok, err := d.update(ctx, key, update, cond, names, values, types.ReturnValueAllOld)
+	if err != nil {
+		return State{}, false, err
+	}
+	st, err := decode(item)
+	return st, ok, err
 }
 
 // SetLimit implements Table.
@@ -211,7 +242,8 @@ func decode(item map[string]types.AttributeValue) (State, error) {
 		return x, nil
 	}
 	for name, dst := range map[string]*int64{"rtat": &st.Rtat, "ttat": &st.Ttat, "paused_until": &st.Hold, "climit": &st.Clim,
-		"cgen": &st.Gen, "streak": &st.Streak, "used_tokens": &st.Used, "est_tokens": &st.Est} {
+		"cgen": &st.Gen, "streak": &st.Streak, "used_tokens": &st.Used, "est_tokens": &st.Est, "settled": &st.Settled,
+		"spares": &st.Spares, "spare_until": &st.SpareUntil} {
 		v, err := num(name)
 		if err != nil {
 			return State{}, err

@@ -38,12 +38,19 @@ func (m *memTable) FastBook(_ context.Context, key string, op FastBook) (State, 
 	m.ops++
 	st := m.items[key]
 	old := clone(st)
-	if !st.Exists || st.Rtat < op.RFloor || st.Ttat < op.TFloor || st.Rtat > op.Ceil || st.Ttat > op.Ceil || st.Clim != op.Clim || st.Hold > op.Now ||
+	if !st.Exists || st.Ttat < op.TFloor || st.Ttat > op.Ceil || st.Clim != op.Clim || st.Hold > op.Now ||
 		(op.Lease != "" && int64(len(st.Leases)) >= op.Clim) {
 		return old, false, nil
 	}
+	if op.Anchor && st.Ttat <= st.Rtat || !op.Anchor && (st.Rtat < st.Ttat || st.Rtat < op.RFloor || st.Rtat > op.Ceil) {
+		return old, false, nil
+	}
 	st = clone(st)
-	st.Rtat += op.Rtat
+	if op.Anchor {
+		st.Rtat = st.Ttat + op.Rtat
+	} else {
+		st.Rtat += op.Rtat
+	}
 	st.Ttat += op.Ttat
 	if op.Lease != "" {
 		st.Leases[op.Lease] = op.LeaseExp
@@ -92,9 +99,32 @@ func (m *memTable) Settle(_ context.Context, key string, op Settle) (State, erro
 	st.Streak += op.Streak
 	st.Used += op.Used
 	st.Est += op.Est
+	st.Settled += op.Settled
+	if op.SpareUntil > 0 {
+		st.Spares++
+		st.SpareUntil = op.SpareUntil
+	}
 	delete(st.Leases, op.Lease)
 	m.items[key] = st
 	return clone(st), nil
+}
+
+func (m *memTable) ClaimSpare(_ context.Context, key string, op ClaimSpare) (State, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ops++
+	st := m.items[key]
+	old := clone(st)
+	if st.Spares <= 0 || st.SpareUntil < op.Now || (op.Lease != "" && int64(len(st.Leases)) >= op.Clim) {
+		return old, false, nil
+	}
+	st = clone(st)
+	st.Spares--
+	if op.Lease != "" {
+		st.Leases[op.Lease] = op.LeaseExp
+	}
+	m.items[key] = st
+	return old, true, nil
 }
 
 func (m *memTable) SetLimit(_ context.Context, key string, gen, old, to int64, bump bool) (bool, error) {

@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	mrand "math/rand/v2"
 	"strconv"
 	"strings"
@@ -49,11 +50,11 @@ type Config struct {
 	// MaxWait is the longest a caller sleeps for its slot; a later slot is deferred
 	// (default 3s).
 	MaxWait time.Duration
-	// Horizon is the furthest ahead a slot is booked (default Per). A caller whose
+	// Horizon is the furthest ahead a slot is booked (default 14 minutes: a deferred
+	// message comes back by SQS's longest delay, 15 minutes). While the budget has
+	// not learned its calls' usage it books less far (Gate.horizon). A caller whose
 	// slot would lie further is deferred without booking, to come back when the
-	// booked backlog has shrunk to half the horizon: slots booked far ahead would be
-	// booked at the estimate before the calls ahead of them give their unused tokens
-	// back.
+	// booked backlog has shrunk.
 	Horizon time.Duration
 	// MaxHold bounds a pause ordered by the provider (default two minutes).
 	MaxHold time.Duration
@@ -62,6 +63,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// ItemTTL is how long an idle budget item is kept (default one day).
 	ItemTTL time.Duration
+	// SpareTTL is how long a slot booked by a call that failed without using it
+	// (a 5xx) is kept for a retry (default 30s: a redelivery's longest backoff).
+	SpareTTL time.Duration
 	// Clock tells the time and sleeps (nil: the wall clock).
 	Clock retry.Clock
 }
@@ -87,6 +91,8 @@ type Stats struct {
 	Waited      time.Duration // time slept for slots
 	RateLimited int           // settled calls with a rate-limited error
 	Credited    int           // reserved tokens given back
+	Spared      int           // slots left by failed calls, and taken by retries
+	Reused      int
 }
 
 // Gate is a fleet-wide budget. It is safe for concurrent use.
@@ -123,13 +129,16 @@ func New(table Table, key string, cfg Config) *Gate {
 		cfg.MaxHold = 2 * time.Minute
 	}
 	if cfg.Horizon <= 0 {
-		cfg.Horizon = cfg.Per
+		cfg.Horizon = 14 * time.Minute
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 3 * time.Minute
 	}
 	if cfg.ItemTTL <= 0 {
 		cfg.ItemTTL = 24 * time.Hour
+	}
+	if cfg.SpareTTL <= 0 {
+		cfg.SpareTTL = 30 * time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = retry.RealClock{}
@@ -216,6 +225,9 @@ func (g *Gate) Reserve(ctx context.Context, tokens int) (func(examina.Response, 
 			b = booking{}
 		}
 	}
+	if b.At == 0 && g.spareFor(ctx) {
+		b = g.claimSpare(ctx, tokens)
+	}
 	if b.At == 0 {
 		var err error
 		if b, err = g.book(ctx, tokens); err != nil {
@@ -273,6 +285,58 @@ func (g *Gate) take(slot string) bool {
 	return true
 }
 
+// spareFor reports whether a call should first try to take a spare slot: it is the
+// retry of a redelivered item (pipeline.IsRetry), or the last state seen has a spare
+// left (this invocation's own call just failed, and this is its retry).
+func (g *Gate) spareFor(ctx context.Context) bool {
+	if pipeline.IsRetry(ctx) {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.known && g.state.Spares > 0 && g.state.SpareUntil >= ms(g.clock.Now())
+}
+
+// claimSpare takes a spare slot: the call starts now, on budget a failed call booked
+// and did not use, instead of queueing behind every slot booked since. A zero
+// booking when none is left.
+func (g *Gate) claimSpare(ctx context.Context, tokens int) booking {
+	now := ms(g.clock.Now())
+	g.mu.Lock()
+	seen, known := g.state, g.known
+	g.mu.Unlock()
+	clim := int64(g.cfg.MaxConcurrency)
+	if known && seen.Exists {
+		clim = seen.Clim
+	}
+	op := ClaimSpare{Now: now, Clim: clim, Lease: newLease(), LeaseExp: now + g.cfg.LeaseTTL.Milliseconds()}
+	var old State
+	var ok bool
+	if err := g.request(ctx, func() (err error) { old, ok, err = g.table.ClaimSpare(ctx, g.key, op); return err }); err != nil {
+		return booking{}
+	}
+	if !ok {
+		g.remember(old)
+		return booking{}
+	}
+	old.Spares--
+	g.remember(old)
+	g.mu.Lock()
+	g.stats.Reused++
+	g.mu.Unlock()
+	return booking{At: now, Tokens: cost(tokens, old), Estimate: tokens, Gen: old.Gen, Lease: op.Lease}
+}
+
+// spare reports whether a failed call left its slot unused: a server error that is
+// not an overload or a rate limit, with no usage reported.
+func spare(resp examina.Response, err error) bool {
+	var pe *examina.ProviderError
+	if !errors.As(err, &pe) || pe.Kind != examina.KindTransient || pe.RateLimit || resp.InputTokens+resp.OutputTokens > 0 {
+		return false
+	}
+	return pe.HTTPStatus >= 500 && pe.HTTPStatus != 503 && pe.HTTPStatus != 529
+}
+
 // request counts one DynamoDB request.
 func (g *Gate) request(_ context.Context, f func() error) error {
 	g.mu.Lock()
@@ -281,16 +345,43 @@ func (g *Gate) request(_ context.Context, f func() error) error {
 	return f()
 }
 
-// cost is what a call of estimate tokens books on the token timeline: the estimate
-// scaled by the fleet's observed ratio of actual to estimated usage (with a margin;
-// never above the estimate), so a slot booked ahead does not hold budget a typical
-// call never uses; settling corrects it either way.
-func cost(estimate int, s State) int {
-	if s.Est < 5*int64(max(estimate, 1)) || s.Used <= 0 {
-		return estimate // too few settled calls to learn from
+// settled is how many calls the budget has learned its usage ratio from (items
+// written before the count existed: about as many as their estimates add up to).
+func settled(estimate int, s State) int64 {
+	if s.Settled > 0 || s.Used <= 0 {
+		return s.Settled
 	}
-	r := min(1.0, 1.15*float64(s.Used)/float64(s.Est))
-	return max(1, int(float64(estimate)*max(r, 0.2)+0.5))
+	return s.Est / int64(max(estimate, 1))
+}
+
+// cost is what a call of estimate tokens books on the token timeline: the estimate
+// scaled by the fleet's observed ratio of actual to estimated usage, with a margin
+// that shrinks as the ratio is learned from more calls (1 + 0.25/sqrt(n): 25% after
+// one call, 5% after 25, 2.5% after 100), never above the estimate. A slot booked
+// ahead then does not hold budget a typical call never uses; settling corrects the
+// timeline either way.
+func cost(estimate int, s State) int {
+	n := settled(estimate, s)
+	if n <= 0 || s.Used <= 0 || s.Est <= 0 {
+		return estimate // nothing learned yet
+	}
+	m := 1 + 0.25/math.Sqrt(float64(n))
+	r := min(1.0, m*float64(s.Used)/float64(s.Est))
+	return max(1, int(float64(estimate)*max(r, 0.05)+0.5))
+}
+
+// horizon is how far ahead a slot may be booked. Booking ahead costs nothing when
+// the call's cost is known: only the request limit applies (no token limit), or the
+// usage ratio is learned. While it is not, slots are booked at the estimate, which
+// holds budget the calls will not use, so the horizon grows with what the ratio has
+// been learned from: two MaxWaits before the first settled call, Per/8 per settled
+// call after, up to Horizon.
+func (g *Gate) horizon(estimate int, s State) time.Duration {
+	if g.it == 0 {
+		return g.cfg.Horizon
+	}
+	h := time.Duration(settled(estimate, s)) * g.cfg.Per / 8
+	return min(g.cfg.Horizon, max(h, 2*g.cfg.MaxWait))
 }
 
 // book books the next slot: one UpdateItem when the prediction from the last seen
@@ -317,18 +408,21 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 		if g.it > 0 {
 			tFloor = now - int64(tAdd+0.5) - 1
 		}
+		horizon := g.horizon(estimate, seen)
 		if known && seen.Exists {
-			if ahead := time.Duration(max(seen.Rtat, seen.Ttat, seen.Hold)-now) * time.Millisecond; ahead > g.cfg.Horizon {
-				return booking{}, g.beyondHorizon(ahead)
+			if ahead := time.Duration(max(seen.Rtat, seen.Ttat, seen.Hold)-now) * time.Millisecond; ahead > horizon {
+				return booking{}, g.beyondHorizon(ahead, horizon, g.pace(estimate, seen))
 			}
 		}
-		if known && seen.Exists && seen.Rtat >= rFloor && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
-			// Fast path: both timelines current, no pause: ADD the call's cost.
+		anchor := seen.Ttat > seen.Rtat // the token timeline is the later one
+		if known && seen.Exists && (anchor || seen.Rtat >= rFloor) && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
+			// Fast path: both timelines current, no pause: ADD the call's cost
+			// (commutative, so concurrent bookings do not conflict).
 			// A lease is taken when the slot is predicted to be due within MaxWait.
 			at := max(now, seen.Rtat, seen.Ttat)
 			withLease := time.Duration(at-now)*time.Millisecond <= g.cfg.MaxWait
-			op := FastBook{Rtat: int64(rAdd + 0.5), Ttat: int64(tAdd + 0.5), RFloor: rFloor, TFloor: tFloor, Now: now,
-				Ceil: now + g.cfg.Horizon.Milliseconds(),
+			op := FastBook{Anchor: anchor, Rtat: int64(rAdd + 0.5), Ttat: int64(tAdd + 0.5), RFloor: rFloor, TFloor: tFloor, Now: now,
+				Ceil: now + horizon.Milliseconds(),
 				Clim: seen.Clim, ExpiresAt: g.expiry(now)}
 			if withLease {
 				op.Lease, op.LeaseExp = lease, now+g.cfg.LeaseTTL.Milliseconds()
@@ -345,7 +439,7 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 				if withLease {
 					b.Lease = lease
 				}
-				g.observe(b, rAdd, tAdd)
+				g.observe(b, op)
 				return b, nil
 			}
 			g.conflict()
@@ -374,7 +468,9 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 			g.refresh(ctx)
 			continue
 		}
-		op := CASBook{Old: seen, Rtat: max(seen.Rtat, now, seen.Hold) + int64(rAdd+0.5), Ttat: max(seen.Ttat, now, seen.Hold) + int64(tAdd+0.5),
+		// The request timeline ends one interval after the slot; the token timeline
+		// keeps what it has not used below the slot (bounded by its floor).
+		op := CASBook{Old: seen, Rtat: at + int64(rAdd+0.5), Ttat: max(seen.Ttat, now, seen.Hold) + int64(tAdd+0.5),
 			Expired: expired, ExpiresAt: g.expiry(now), Clim: seen.Clim}
 		if !seen.Exists {
 			op.Clim = int64(g.cfg.MaxConcurrency)
@@ -416,16 +512,27 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 }
 
 // beyondHorizon defers a caller without booking: it comes back when the backlog
-// ahead of it, now ahead, has shrunk to a quarter of the horizon (jittered by a fifth, so the
-// callers deferred together do not all come back at once).
-func (g *Gate) beyondHorizon(ahead time.Duration) error {
-	d := ahead - g.cfg.Horizon/4
-	d = time.Duration(float64(d) * (0.9 + 0.2*mrand.Float64()))
+// ahead of it, now ahead, has shrunk to half the horizon, spread over the next half
+// horizon so the callers deferred together do not all come back at once.
+func (g *Gate) beyondHorizon(ahead, horizon, pace time.Duration) error {
+	d := ahead - horizon/2 + time.Duration(mrand.Float64()*float64(horizon/2))
 	g.mu.Lock()
 	g.stats.Deferred++
 	g.stats.Unbooked++
 	g.mu.Unlock()
-	return &pipeline.DeferError{Wait: max(d, time.Second), Reason: "fleet rate-limit budget booked beyond the horizon"}
+	return &pipeline.DeferError{Wait: max(d, time.Second), Pace: pace, Reason: "fleet rate-limit budget booked beyond the horizon"}
+}
+
+// pace is the interval between calls the budget allows: the request interval, or the
+// token time of a call at the learned usage when that is longer. Before anything is
+// learned the estimate would overstate it, so only the request interval counts: a
+// caller told this pace comes back early rather than late.
+func (g *Gate) pace(estimate int, s State) time.Duration {
+	p := g.ir
+	if settled(estimate, s) > 0 {
+		p = max(p, g.it*float64(cost(estimate, s)))
+	}
+	return time.Duration(p * float64(time.Millisecond))
 }
 
 func (g *Gate) conflict() {
@@ -434,12 +541,16 @@ func (g *Gate) conflict() {
 	g.mu.Unlock()
 }
 
-// observe updates the remembered state after a fast booking.
-func (g *Gate) observe(b booking, rAdd, tAdd float64) {
+// observe updates the remembered state after a fast booking op.
+func (g *Gate) observe(b booking, op FastBook) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.state.Rtat += int64(rAdd + 0.5)
-	g.state.Ttat += int64(tAdd + 0.5)
+	if op.Anchor {
+		g.state.Rtat = g.state.Ttat + op.Rtat
+	} else {
+		g.state.Rtat += op.Rtat
+	}
+	g.state.Ttat += op.Ttat
 	if b.Lease != "" {
 		l := make(map[string]int64, len(g.state.Leases)+1)
 		for k, v := range g.state.Leases {
@@ -478,7 +589,7 @@ func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err
 	op := Settle{Lease: b.Lease}
 	if used := resp.InputTokens + resp.OutputTokens; used > 0 && b.Tokens > 0 && g.it > 0 {
 		op.TtatDelta = int64(float64(used-b.Tokens)*g.it + 0.5)
-		op.Used, op.Est = int64(used), int64(max(b.Estimate, b.Tokens))
+		op.Used, op.Est, op.Settled = int64(used), int64(max(b.Estimate, b.Tokens)), 1
 		if used < b.Tokens {
 			g.mu.Lock()
 			g.stats.Credited += b.Tokens - used
@@ -487,6 +598,12 @@ func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err
 	}
 	if err == nil {
 		op.Streak = 1
+	}
+	if b.At > 0 && spare(resp, err) {
+		op.SpareUntil = now + g.cfg.SpareTTL.Milliseconds()
+		g.mu.Lock()
+		g.stats.Spared++
+		g.mu.Unlock()
 	}
 	var cur State
 	if e := g.request(ctx, func() (e error) { cur, e = g.table.Settle(ctx, g.key, op); return e }); e != nil {
@@ -500,20 +617,37 @@ func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err
 		g.mu.Unlock()
 		if cur.Gen == b.Gen || b.At == 0 {
 			half := max(1, cur.Clim/2)
-			g.request(ctx, func() error { _, e := g.table.SetLimit(ctx, g.key, cur.Gen, cur.Clim, half, true); return e })
+			g.setLimit(ctx, cur, half, true)
 		}
 		if pe.RetryAfter > 0 {
 			g.hold(ctx, now, pe.RetryAfter, cur)
 		}
 	case err == nil && cur.Streak >= cur.Clim && cur.Clim < int64(g.cfg.MaxConcurrency):
-		g.request(ctx, func() error { _, e := g.table.SetLimit(ctx, g.key, cur.Gen, cur.Clim, cur.Clim+1, false); return e })
+		g.setLimit(ctx, cur, cur.Clim+1, false)
 	}
 	if rl := resp.RateLimit; rl != nil {
 		if rl.RemainingRequests == 0 && rl.ResetRequests > 0 {
 			g.hold(ctx, now, rl.ResetRequests, cur)
 		}
-		if rl.RemainingTokens >= 0 && rl.RemainingTokens < b.Estimate && rl.ResetTokens > 0 {
+		if rl.RemainingTokens >= 0 && rl.RemainingTokens < cost(b.Estimate, cur) && rl.ResetTokens > 0 {
 			g.hold(ctx, now, rl.ResetTokens, cur)
+		}
+	}
+}
+
+// setLimit moves the adaptive limit from cur's to to (bump: a halving, which starts a
+// new generation) and remembers the result, so the next booking's condition holds.
+func (g *Gate) setLimit(ctx context.Context, cur State, to int64, bump bool) {
+	var ok bool
+	if err := g.request(ctx, func() (e error) { ok, e = g.table.SetLimit(ctx, g.key, cur.Gen, cur.Clim, to, bump); return e }); err != nil || !ok {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state.Gen == cur.Gen {
+		g.state.Clim, g.state.Streak = to, 0
+		if bump {
+			g.state.Gen++
 		}
 	}
 }

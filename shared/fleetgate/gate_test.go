@@ -117,8 +117,13 @@ func TestHorizon(t *testing.T) {
 		t.Fatalf("second Reserve = %v, want a booked deferral (10.2s ahead, inside the horizon)", err)
 	}
 	before := g.Stats().Requests
-	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot != "" || de.Wait < 15*time.Second || de.Wait > 19*time.Second {
-		t.Fatalf("third Reserve = %v (%+v), want an unbooked deferral of about 20.4-3.75 s", err, de)
+	// 20.4 s booked ahead: back when 7.5 s (half the horizon) are left, spread over
+	// the next 7.5 s.
+	if _, err := g.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot != "" || de.Wait < 12900*time.Millisecond || de.Wait > 20400*time.Millisecond {
+		t.Fatalf("third Reserve = %v (%+v), want an unbooked deferral of 12.9-20.4 s", err, de)
+	}
+	if de.Pace != 10200*time.Millisecond {
+		t.Fatalf("unbooked deferral's pace %v, want the request interval 10.2s", de.Pace)
 	}
 	if n := g.Stats().Requests - before; n != 0 {
 		t.Fatalf("an unbooked deferral made %d DynamoDB requests", n)
@@ -295,5 +300,177 @@ func TestFailingBudgetDefers(t *testing.T) {
 	var de *pipeline.DeferError
 	if !errors.As(err, &de) || de.Slot != "" || de.Wait < time.Second || de.Wait > 2*time.Second {
 		t.Fatalf("Reserve = %v, want a short deferral", err)
+	}
+}
+
+// TestRequestsNeverCloserThanTheInterval: when the token timeline is the later one,
+// the request timeline restarts one interval after each slot, so tokens credited back
+// later let a call come sooner only down to the request interval, never between two
+// calls already booked (before, the request timeline lagged behind the slots and a
+// credit let the next call in one second after the previous one, against RPM 6).
+func TestRequestsNeverCloserThanTheInterval(t *testing.T) {
+	for _, path := range []string{"fast", "exact"} {
+		t.Run(path, func(t *testing.T) {
+			clock := retrytest.NewClock(t0)
+			tab := newMemTable()
+			// RPM 6: one request every 10.2 s; TPM 600: 200 tokens are 20.4 s.
+			cfg := Config{RPM: 6, TPM: 600, Clock: clock, MaxWait: time.Hour}
+			a, b := New(tab, key, cfg), New(tab, key, cfg)
+			ctx := context.Background()
+			settleA, err := a.Reserve(ctx, 200) // at +0
+			if err != nil {
+				t.Fatal(err)
+			}
+			if path == "exact" {
+				// A pause in force sends B's booking down the read-and-write path.
+				tab.Hold(ctx, key, t0.Add(time.Millisecond).UnixMilli())
+			} else {
+				b = a
+			}
+			settleB, err := b.Reserve(ctx, 200) // at +20.4 s: the tokens
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := clock.Now().Sub(t0); got != 20400*time.Millisecond {
+				t.Fatalf("B started at +%v, want +20.4s", got)
+			}
+			settleA(ok(5, 5), nil) // 190 tokens credited: the token timeline comes back 19.4 s
+			st, _ := tab.Get(ctx, key)
+			if want := t0.Add(30600 * time.Millisecond).UnixMilli(); st.Rtat != want {
+				t.Fatalf("request timeline at +%v, want +30.6s (one interval after B's slot)", time.UnixMilli(st.Rtat).Sub(t0))
+			}
+			settleB(ok(5, 5), nil)
+			if at := call(t, a, clock, ctx, 10, ok(5, 5), nil); at < 30600*time.Millisecond {
+				t.Fatalf("C started at +%v, %v after B: closer than the request interval 10.2s", at, at-20400*time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestCostAndHorizonLearn: slots are booked at the estimate and only two MaxWaits
+// ahead until calls have been settled; then at the learned ratio with a margin that
+// shrinks with the calls learned from, and further ahead.
+func TestCostAndHorizonLearn(t *testing.T) {
+	g := New(newMemTable(), key, Config{RPM: 60, TPM: 36000, MaxWait: 3 * time.Second})
+	tests := []struct {
+		name        string
+		st          State
+		wantCost    int
+		wantHorizon time.Duration
+	}{
+		{"nothing learned", State{}, 2000, 6 * time.Second},
+		{"one call at 40%", State{Used: 800, Est: 2000, Settled: 1}, 1000, 7500 * time.Millisecond},         // 0.4 x 1.25
+		{"25 calls at 40%", State{Used: 20000, Est: 50000, Settled: 25}, 840, 25 * 7500 * time.Millisecond}, // 0.4 x 1.05
+		{"400 calls at 40%", State{Used: 3.2e5, Est: 8e5, Settled: 400}, 810, 14 * time.Minute},             // 0.4 x 1.0125
+		{"usage above the estimate", State{Used: 3000, Est: 2000, Settled: 4}, 2000, 30 * time.Second},      // never above
+		{"older item without the count", State{Used: 20000, Est: 50000}, 840, 25 * 7500 * time.Millisecond}, // 25 estimates
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cost(2000, tt.st); got != tt.wantCost {
+				t.Errorf("cost = %d, want %d", got, tt.wantCost)
+			}
+			if got := g.horizon(2000, tt.st); got != tt.wantHorizon {
+				t.Errorf("horizon = %v, want %v", got, tt.wantHorizon)
+			}
+		})
+	}
+	if h := New(newMemTable(), key, Config{RPM: 60}).horizon(2000, State{}); h != 14*time.Minute {
+		t.Errorf("without a token limit the horizon is %v, want the full 14 minutes", h)
+	}
+}
+
+// TestHeadersTighten: what the provider announces in its headers pauses the fleet
+// until its reset when the budget it has left cannot take the next call, and only
+// then: a request budget at 0, or fewer tokens left than a call is expected to use
+// (the learned cost, not the larger estimate).
+func TestHeadersTighten(t *testing.T) {
+	withRL := func(rl examina.RateLimitInfo) examina.Response {
+		r := ok(300, 100)
+		r.RateLimit = &rl
+		return r
+	}
+	tests := []struct {
+		name string
+		resp examina.Response
+		want time.Duration // the second call's start
+	}{
+		{"requests exhausted", withRL(examina.RateLimitInfo{RemainingRequests: 0, ResetRequests: 5 * time.Second, RemainingTokens: -1}), 5 * time.Second},
+		{"tokens below one call", withRL(examina.RateLimitInfo{RemainingRequests: 9, RemainingTokens: 200, ResetTokens: 4 * time.Second}), 4 * time.Second},
+		{"tokens below the estimate but above a call's usage", withRL(examina.RateLimitInfo{RemainingRequests: 9, RemainingTokens: 700, ResetTokens: 4 * time.Second}), 1020 * time.Millisecond},
+		{"plenty left", withRL(examina.RateLimitInfo{RemainingRequests: 9, RemainingTokens: 50000, ResetTokens: 4 * time.Second}), 1020 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := retrytest.NewClock(t0)
+			g := New(newMemTable(), key, Config{RPM: 60, TPM: 1e6, Clock: clock, MaxWait: time.Minute})
+			ctx := context.Background()
+			call(t, g, clock, ctx, 1000, tt.resp, nil) // 400 of 1000 used: a call is expected to use 500
+			if at := call(t, g, clock, ctx, 1000, ok(300, 100), nil); at != tt.want {
+				t.Fatalf("second call at +%v, want +%v", at, tt.want)
+			}
+		})
+	}
+}
+
+// TestFailedCallLeavesItsSlotForTheRetry: a call that fails with a server error and
+// uses nothing leaves its slot as a spare; its retry (the same invocation's next call,
+// or a redelivered item marked by pipeline.WithRetry) starts at once on it instead of
+// queueing behind the slots booked since. A rate limit, an overload or an expired
+// spare leaves none.
+func TestFailedCallLeavesItsSlotForTheRetry(t *testing.T) {
+	serverError := func(status int) error {
+		return &examina.ProviderError{Kind: examina.KindTransient, HTTPStatus: status, Message: "The server had an error"}
+	}
+	tests := []struct {
+		name      string
+		err       error
+		later     time.Duration // between the failure and the retry
+		redeliv   bool          // the retry comes from another invocation, marked as a retry
+		wantSpare bool          // the retry takes the spare (and so starts at once)
+		wantReqs  int           // its DynamoDB requests (without the settlement)
+	}{
+		{"500, same invocation", serverError(500), time.Second, false, true, 1},
+		{"500, redelivered elsewhere", serverError(500), 5 * time.Second, true, true, 1},
+		{"500, spare expired", serverError(500), 31 * time.Second, true, false, 2}, // a refused claim, then a booking
+		{"503 overload", serverError(503), time.Second, false, false, 1},
+		{"429", rateLimited(0), time.Second, false, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := retrytest.NewClock(t0)
+			tab := newMemTable()
+			// RPM 6: a slot every 10.2 s; nothing is slept for beyond 1 s.
+			cfg := Config{RPM: 6, Clock: clock, MaxWait: time.Second}
+			a, other := New(tab, key, cfg), New(tab, key, cfg)
+			ctx := context.Background()
+			call(t, a, clock, ctx, 10, examina.Response{}, tt.err)
+			var de *pipeline.DeferError
+			if _, err := other.Reserve(ctx, 10); !errors.As(err, &de) || de.Slot == "" {
+				t.Fatalf("another call = %v, want a booked deferral to +10.2s", err)
+			}
+			clock.Advance(tt.later)
+			retrier, rctx := a, ctx
+			if tt.redeliv {
+				retrier, rctx = New(tab, key, cfg), pipeline.WithRetry(ctx)
+			}
+			before := retrier.Stats().Requests
+			settle, err := retrier.Reserve(rctx, 10)
+			if got := retrier.Stats().Reused == 1; got != tt.wantSpare {
+				t.Fatalf("retry took a spare: %v, want %v", got, tt.wantSpare)
+			}
+			if started := err == nil; tt.later < 10*time.Second && started != tt.wantSpare {
+				t.Fatalf("retry Reserve = %v, want started at once %v", err, tt.wantSpare)
+			}
+			if n := retrier.Stats().Requests - before; n != tt.wantReqs {
+				t.Errorf("the retry made %d DynamoDB requests, want %d", n, tt.wantReqs)
+			}
+			if err == nil {
+				settle(ok(5, 5), nil)
+				if st, _ := tab.Get(ctx, key); tt.wantSpare && st.Spares != 0 || len(st.Leases) != 0 {
+					t.Fatalf("after the retry: spares %d, leases %v", st.Spares, st.Leases)
+				}
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -29,48 +30,61 @@ func TestDynamoTableOnMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lock sync.Mutex
-	newGate := func(cfg Config) *Gate {
-		api := mototest.NewSerialDynamoDB(dynamodb.NewFromConfig(srv.AWSConfig(ctx)), &lock)
-		return New(NewDynamoTable(api, table), key, cfg)
-	}
-
-	t.Run("concurrent bookings", func(t *testing.T) {
-		cfg := Config{RPM: 600, TPM: 600000, Clock: frozenClock{}, MaxWait: time.Hour, MaxConcurrency: 1000, Horizon: time.Hour}
-		var mu sync.Mutex
-		var slots []int64
-		var wg sync.WaitGroup
-		gates := make([]*Gate, 5)
-		for i := range gates {
-			gates[i] = newGate(cfg)
-			wg.Go(func() {
-				for range 12 {
-					b, err := gates[i].book(ctx, 500)
-					if err != nil {
-						t.Error(err)
-						return
+	// Five invocations book concurrently, with the request limit binding (the fast
+	// path ADDs to both timelines) and with the token limit binding (the request
+	// timeline is set one interval after the token timeline's end).
+	for _, tt := range []struct {
+		name string
+		tpm  int
+	}{{"requests bind", 600000}, {"tokens bind", 60000}} {
+		t.Run("concurrent bookings, "+tt.name, func(t *testing.T) {
+			cfg := Config{RPM: 600, TPM: tt.tpm, Clock: frozenClock{}, MaxWait: time.Hour, MaxConcurrency: 1000, Horizon: time.Hour}
+			k := key + "-" + strconv.Itoa(tt.tpm)
+			var mu sync.Mutex
+			var slots []int64
+			var wg sync.WaitGroup
+			gates := make([]*Gate, 5)
+			for i := range gates {
+				api := mototest.NewSerialDynamoDB(dynamodb.NewFromConfig(srv.AWSConfig(ctx)), &lock)
+				gates[i] = New(NewDynamoTable(api, table), k, cfg)
+				wg.Go(func() {
+					for range 12 {
+						b, err := gates[i].book(ctx, 500)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						slots = append(slots, b.At)
+						mu.Unlock()
 					}
-					mu.Lock()
-					slots = append(slots, b.At)
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		slices.Sort(slots)
-		ir := int64(float64(time.Minute.Milliseconds()) * 1.02 / 600)
-		for i := 1; i < len(slots); i++ {
-			if d := slots[i] - slots[i-1]; d < ir-1 {
-				t.Fatalf("slots %d and %d are %d ms apart, want >= %d (over-admission)", i-1, i, d, ir)
+				})
 			}
-		}
-		var req, conf int
-		for _, g := range gates {
-			req += g.Stats().Requests
-			conf += g.Stats().Conflicts
-		}
-		t.Logf("%d bookings by 5 concurrent invocations: %d DynamoDB requests (%.2f per booking), %d conflicts",
-			len(slots), req, float64(req)/float64(len(slots)), conf)
-	})
+			wg.Wait()
+			slices.Sort(slots)
+			ir := int64(float64(time.Minute.Milliseconds()) * 1.02 / 600)
+			gap := max(ir, int64(float64(time.Minute.Milliseconds())*1.02/float64(tt.tpm)*500))
+			for i := 1; i < len(slots); i++ {
+				if d := slots[i] - slots[i-1]; d < gap-1 {
+					t.Fatalf("slots %d and %d are %d ms apart, want >= %d (over-admission)", i-1, i, d, gap)
+				}
+			}
+			st, err := NewDynamoTable(dynamodb.NewFromConfig(srv.AWSConfig(ctx)), table).Get(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := st.Rtat - slots[len(slots)-1]; d < ir-1 || d > ir+1 {
+				t.Fatalf("the request timeline ends %d ms after the last slot, want %d", d, ir)
+			}
+			var req, conf int
+			for _, g := range gates {
+				req += g.Stats().Requests
+				conf += g.Stats().Conflicts
+			}
+			t.Logf("%d bookings by 5 concurrent invocations: %d DynamoDB requests (%.2f per booking), %d conflicts",
+				len(slots), req, float64(req)/float64(len(slots)), conf)
+		})
+	}
 
 	t.Run("settle, halve, raise, hold", func(t *testing.T) {
 		k2 := key + "-2"
@@ -112,6 +126,20 @@ func TestDynamoTableOnMoto(t *testing.T) {
 		}
 		if err := tab.RemoveLease(ctx, k2, "none"); err != nil {
 			t.Fatal(err)
+		}
+		// A server error leaves a spare slot; one claim takes it, the next is refused.
+		if _, err := tab.Settle(ctx, k2, Settle{SpareUntil: time.Now().Add(time.Minute).UnixMilli()}); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UnixMilli()
+		if old, ok, err := tab.ClaimSpare(ctx, k2, ClaimSpare{Now: now, Clim: 2, Lease: "retry", LeaseExp: now + 60000}); err != nil || !ok || old.Spares != 1 {
+			t.Fatalf("claiming the spare = %v, %v (%+v)", ok, err, old)
+		}
+		if old, ok, err := tab.ClaimSpare(ctx, k2, ClaimSpare{Now: now, Clim: 2}); err != nil || ok || old.Spares != 0 {
+			t.Fatalf("claiming again = %v, %v (%+v); want refused", ok, err, old)
+		}
+		if st, _ := tab.Get(ctx, k2); st.Leases["retry"] == 0 {
+			t.Fatalf("the claim took no lease: %+v", st)
 		}
 	})
 }

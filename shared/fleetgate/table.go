@@ -12,15 +12,24 @@ type State struct {
 	Streak     int64 // successes since the last change of the limit
 	Leases     map[string]int64
 	Used, Est  int64 // tokens used and estimated by settled calls, for the booking ratio
+	Settled    int64 // calls settled with their usage: how much the ratio has learned
+	// Spares are slots booked by calls that failed without using them (a 5xx), for
+	// their retries, until SpareUntil (Unix ms).
+	Spares, SpareUntil int64
 }
 
-// FastBook adds the call's cost to both timelines if they are current (at least the
-// floors: no long idle gap to reset) and not beyond Ceil (the horizon), no pause is in
-// force at Now, the limit is Clim,
-// and (with a Lease) fewer than Clim leases exist. It returns the state before the
-// write, whether or not the condition held.
+// FastBook books the next slot, max(Rtat, Ttat) of the item, if both timelines are
+// current (at least the floors: no long idle gap to reset) and not beyond Ceil (the
+// horizon), no pause is in force at Now, the limit is Clim, and (with a Lease) fewer
+// than Clim leases exist. The request timeline always ends one request interval after
+// the slot, so requests are never booked closer than that, whatever the token
+// timeline did: without Anchor (the request timeline is the later one, Rtat >= Ttat)
+// Rtat is added to it; with Anchor (the token timeline is later, Ttat > Rtat) it is
+// set to the token timeline plus Rtat. Ttat is added to the token timeline. It returns
+// the state before the write, whether or not the condition held.
 type FastBook struct {
-	Rtat, Ttat     int64 // added
+	Anchor         bool
+	Rtat, Ttat     int64 // the request interval and the call's token time
 	RFloor, TFloor int64
 	Ceil           int64
 	Now            int64
@@ -45,12 +54,25 @@ type CASBook struct {
 }
 
 // Settle removes Lease, adds TtatDelta to the token timeline, Streak to the streak
-// and Used and Est to the sums; it returns the state after the write.
+// and Used, Est and Settled to the sums; it returns the state after the write.
 type Settle struct {
 	Lease     string
 	TtatDelta int64
 	Streak    int64
 	Used, Est int64
+	Settled   int64
+	// SpareUntil, when set, adds a spare slot usable until then: the call failed
+	// without using what it booked.
+	SpareUntil int64
+}
+
+// ClaimSpare takes a spare slot (and Lease, if fewer than Clim leases exist) if one
+// is left at Now. It returns the state before the write, whether or not it held.
+type ClaimSpare struct {
+	Now      int64
+	Clim     int64
+	Lease    string
+	LeaseExp int64
 }
 
 // Table is the budget's storage: DynamoDB (NewDynamoTable), or a fake in tests.
@@ -65,4 +87,5 @@ type Table interface {
 	// Hold sets the pause to until unless a later one is set.
 	Hold(ctx context.Context, key string, until int64) error
 	RemoveLease(ctx context.Context, key, lease string) error
+	ClaimSpare(ctx context.Context, key string, op ClaimSpare) (old State, ok bool, err error)
 }

@@ -52,6 +52,10 @@ type DeferError struct {
 	Wait   time.Duration
 	Reason string
 	Slot   string
+	// Pace, for a deferral without a Slot, is the budget's interval between calls:
+	// many items deferred together come back spread at this pace in their order
+	// rather than all at once (0: no pace known).
+	Pace time.Duration
 	// Attempts is the number of provider calls made before deferring.
 	Attempts int
 }
@@ -76,6 +80,16 @@ func SlotFrom(ctx context.Context) string {
 	s, _ := ctx.Value(slotKey{}).(string)
 	return s
 }
+
+type retryKey struct{}
+
+// WithRetry returns ctx marking its calls as retries of an item whose earlier call
+// failed transiently (a redelivered message), for a gate that gives such calls the
+// capacity a failed call booked and did not use.
+func WithRetry(ctx context.Context) context.Context { return context.WithValue(ctx, retryKey{}, true) }
+
+// IsRetry reports whether ctx was marked by WithRetry.
+func IsRetry(ctx context.Context) bool { b, _ := ctx.Value(retryKey{}).(bool); return b }
 
 // DefaultMaxTokens is the output budget of the first attempt; a truncated answer is
 // retried with twice the budget, up to MaxMaxTokens.
