@@ -49,8 +49,10 @@ type CloudLimitedConfig struct {
 	// CodeRoot the root of its CodeUri paths (default the template's directory).
 	Template, CodeRoot string
 	// Dir is where the two stacks' state directories are made (default the system's
-	// temporary directory); they are removed after a run that succeeds.
-	Dir string
+	// temporary directory); they are removed after a run that succeeds, unless
+	// KeepDirs (to read the functions' logs afterwards).
+	Dir      string
+	KeepDirs bool
 	// JobTimeout bounds each job from its upload to its completion (default 20 min).
 	JobTimeout time.Duration
 	Command    string
@@ -294,7 +296,9 @@ func runStackJob(ctx context.Context, cfg CloudLimitedConfig, params map[string]
 			err = fmt.Errorf("%w (the stack's logs are kept in %s)", err, filepath.Join(dir, "logs"))
 			return
 		}
-		_ = os.RemoveAll(dir)
+		if !cfg.KeepDirs {
+			_ = os.RemoveAll(dir)
+		}
 	}()
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return j, err
