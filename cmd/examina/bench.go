@@ -112,7 +112,7 @@ func (m *Main) runScenario(ctx context.Context, name string, c benchConfig) (*be
 	case "cloud":
 		return bench.Cloud(ctx, bench.CloudConfig{})
 	case "cloud-rate-limited":
-		return bench.CloudLimited(ctx, bench.CloudLimitedConfig{})
+		return bench.CloudLimited(ctx, bench.CloudLimitedConfig{Dir: c.dir})
 	case "tpm-bound":
 		return bench.TPMBound(ctx, bench.TPMBoundConfig{})
 	case "overhead":

@@ -1,58 +1,64 @@
 package bench
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
-	"strings"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/examina-dev/examina-serverless/shared/cloud"
 	"github.com/examina-dev/examina-serverless/shared/dynamo"
 	"github.com/examina-dev/examina-serverless/shared/examina"
-	"github.com/examina-dev/examina-serverless/shared/fleetgate"
-	"github.com/examina-dev/examina-serverless/shared/llm/openai"
-	"github.com/examina-dev/examina-serverless/shared/pipeline"
-	"github.com/examina-dev/examina-serverless/shared/retry"
-	"github.com/examina-dev/examina-serverless/shared/sqsq"
+	"github.com/examina-dev/examina-serverless/shared/stack"
+	"github.com/examina-dev/examina-serverless/shared/stack/lambdarie"
 	"github.com/examina-dev/examina-serverless/shared/testkit/fakeopenai"
-	"github.com/examina-dev/examina-serverless/shared/testkit/mototest"
 )
 
 // CloudLimitedConfig configures the cloud-rate-limited scenario.
 type CloudLimitedConfig struct {
-	Exercises int           // default 100
-	Batch     int           // concurrent analyze invocations (default 10, BatchSize)
-	Window    time.Duration // stands for a minute (default 10s)
-	Latency   time.Duration // the provider's answer time (default 1s)
+	Exercises int // default 100
+	// Batch is the template's BatchSize: the analyze event source's
+	// MaximumConcurrency, one message per invocation (default 10).
+	Batch int
+	// Window is the provider's rate-limit window (default a real minute: the deployed
+	// product's time constants, SQS delays in whole seconds, its 3 s MaxWait and 2%
+	// headroom, are real seconds and cannot be scaled).
+	Window  time.Duration
+	Latency time.Duration // the provider's answer time (default 1s)
 	// RPM and TPM are the provider's limits per Window across all callers (defaults
-	// 30 and 18000); every answer uses InputTokens+OutputTokens (500+250).
+	// 60 and 36000), and the fleet run's Rpm and Tpm; every answer uses
+	// InputTokens+OutputTokens (500+250, so the token limit binds: 48 calls a minute).
 	RPM, TPM                  int
 	InputTokens, OutputTokens int
-	// MaxWait is the longest an invocation sleeps for its slot (default 300ms; the
-	// template's 3s stands for a real minute).
-	MaxWait time.Duration
-	// Headroom slows the fleet's pace by this fraction (default 0.1). SQS delays are
-	// whole seconds and a deferred call may start up to a second after its slot: a
-	// second is under 2% of a real minute (the product's 0.02) but 10% of this
-	// scenario's scaled one.
-	Headroom float64
 	// FailPosition is the exercise whose first FailCalls provider calls answer 500, so
 	// its first delivery fails transiently (default position 7, 3 calls).
 	FailPosition, FailCalls int
-	Command                 string
+	// Template is the SAM template deployed (default the repository's template.yaml);
+	// CodeRoot the root of its CodeUri paths (default the template's directory).
+	Template, CodeRoot string
+	// Dir is where the two stacks' state directories are made (default the system's
+	// temporary directory); they are removed after a run that succeeds, unless
+	// KeepDirs (to read the functions' logs afterwards).
+	Dir      string
+	KeepDirs bool
+	// JobTimeout bounds each job from its upload to its completion (default 20 min).
+	JobTimeout time.Duration
+	Command    string
 }
 
-func (c CloudLimitedConfig) withDefaults() CloudLimitedConfig {
+func (c CloudLimitedConfig) withDefaults() (CloudLimitedConfig, error) {
 	def := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d
@@ -60,149 +66,216 @@ func (c CloudLimitedConfig) withDefaults() CloudLimitedConfig {
 	}
 	def(&c.Exercises, 100)
 	def(&c.Batch, 10)
-	def(&c.RPM, 30)
-	def(&c.TPM, 18000)
+	def(&c.RPM, 60)
+	def(&c.TPM, 36000)
 	def(&c.InputTokens, 500)
 	def(&c.OutputTokens, 250)
 	def(&c.FailPosition, 7)
 	def(&c.FailCalls, 3)
 	if c.Window <= 0 {
-		c.Window = 10 * time.Second
+		c.Window = time.Minute
 	}
 	if c.Latency <= 0 {
 		c.Latency = time.Second
 	}
-	if c.Headroom <= 0 {
-		c.Headroom = 0.1
-	}
-	if c.MaxWait <= 0 {
-		c.MaxWait = 300 * time.Millisecond
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 20 * time.Minute
 	}
 	if c.Command == "" {
 		c.Command = "examina bench --scenario cloud-rate-limited"
 	}
-	return c
+	if c.Batch < 2 {
+		return c, fmt.Errorf("bench: cloud-rate-limited: Batch %d: the template's BatchSize is at least 2", c.Batch)
+	}
+	if c.Template == "" {
+		root, err := lambdarie.RepoRoot()
+		if err != nil {
+			return c, fmt.Errorf("bench: cloud-rate-limited deploys the repository's template.yaml: run it inside the repository: %w", err)
+		}
+		c.Template = filepath.Join(root, "template.yaml")
+	}
+	if c.CodeRoot == "" {
+		c.CodeRoot = filepath.Dir(c.Template)
+	}
+	return c, nil
 }
 
 // limitedJob is the outcome of one job of the scenario.
 type limitedJob struct {
-	elapsed           time.Duration
+	makespan          time.Duration // first provider request to last provider answer
+	toCompleted       time.Duration // upload to the job's META completed
 	requests, limited int
 	admitted          int
 	degraded          int
-	invocations       int
-	billed            time.Duration
-	budgetRequests    int // DynamoDB requests of the fleet budget
-	budgetCalls       int
-	deferrals         int
-	unbooked          int
-	redelivery        time.Duration // failure of the transiently failed item to its next receive
-	ops               string
+	log               FunctionLog   // the analyze function's log
+	redelivery        time.Duration // a 500 answer of the transiently failed item to its next request
+	perWindow         []int         // requests answered (not 429) per Window from the first request
+	longestIdle       time.Duration // the longest time without a request answered or in flight at the provider
 }
 
-// CloudLimited runs the cloud-rate-limited scenario: a job of Exercises on moto
-// (dispatch, the state machine's fan-out, SQS, the real analyze handler in Batch
-// concurrent pollers, each its own function instance), against a fake OpenAI-style
-// provider enforcing one request and one token limit per scaled minute across all of
-// them (429 + retry-after, x-ratelimit-* headers); once as today (no gate, waits
-// slept in the function, failures made visible again by the poller at once) and once
-// with the fleet budget in DynamoDB, deferrals re-sent to their slot and failures
-// backed off by the function.
+// CloudLimited runs the cloud-rate-limited scenario on the local stack (shared/stack):
+// template.yaml deployed with Provider=openai and BaseUrl a fake OpenAI-style provider
+// enforcing one request and one token limit per Window for every caller (429 +
+// retry-after, x-ratelimit-* headers); the course uploaded to input/ with the S3 API,
+// so S3's notification, dispatch, the state machine, SQS, the stack's event-source
+// poller and the analyze bootstraps under aws-lambda-rie all run as deployed. Two
+// deployments in turn: Rpm=Tpm=-1 (no fleet budget: what a deployment without it does)
+// and Rpm/Tpm the provider's limits (the fleet budget in DynamoDB).
 func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error) {
-	cfg = cfg.withDefaults()
-	began := time.Now()
-	cs, err := startCloudStack(ctx, "900")
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	defer cs.srv.Close()
+	began := time.Now()
 	perCall := cfg.InputTokens + cfg.OutputTokens
 	minimum := TokenMinimum(cfg.Exercises, cfg.RPM, cfg.TPM, perCall, cfg.Window, cfg.Latency)
 	s := &Scenario{
 		Name: "cloud-rate-limited",
-		Title: fmt.Sprintf("%d exercises on moto, %d concurrent analyze invocations, fake provider: %d requests and %d tokens per scaled minute (%v) for all of them, %v per answer",
+		Title: fmt.Sprintf("%d exercises on the local stack (template.yaml, BatchSize %d), fake provider: %d requests and %d tokens per %v for all invocations, %v per answer",
 			cfg.Exercises, cfg.Batch, cfg.RPM, cfg.TPM, cfg.Window, cfg.Latency),
 		Command: cfg.Command,
 		Params: map[string]any{"exercises": cfg.Exercises, "batch": cfg.Batch, "window_ms": ms(cfg.Window), "latency_ms": ms(cfg.Latency),
-			"rpm": cfg.RPM, "tpm": cfg.TPM, "answer_tokens": perCall, "max_wait_ms": ms(cfg.MaxWait), "headroom": cfg.Headroom,
+			"rpm": cfg.RPM, "tpm": cfg.TPM, "answer_tokens": perCall, "provider": "openai (BaseUrl: the fake)",
 			"transient_failure": fmt.Sprintf("position %d, first %d calls answer 500", cfg.FailPosition, cfg.FailCalls)},
 		Columns: []Column{
 			{"time_s", "time (s)", "%.1f"},
 			{"ratio", "x minimum", "%.2f"},
+			{"completed_s", "upload to completed (s)", "%.1f"},
 			{"requests", "provider requests", "%.0f"},
 			{"limited_pct", "429s", "%.1f%%"},
 			{"degraded", "degraded", "%.0f"},
+			{"invocations", "invocations", "%.0f"},
 			{"billed_ratio", "billed / provider time", "%.2f"},
 			{"deferrals", "deferrals", "%.0f"},
 			{"unbooked", "of them unbooked", "%.0f"},
+			{"resent", "re-sent to a slot", "%.0f"},
+			{"herd", "most due back in one second", "%.0f"},
 			{"ddb_per_call", "budget DynamoDB req/call", "%.2f"},
 			{"redelivery_s", "failed item retried after (s)", "%.1f"},
 		},
 	}
 	for i, fleet := range []bool{false, true} {
-		name := "today: no gate"
+		name, pfx, params := "no gate (Rpm=Tpm=-1)", "nogate_", map[string]string{"Rpm": "-1", "Tpm": "-1"}
 		if fleet {
-			name = "fleet budget + deferral"
+			name, pfx = fmt.Sprintf("fleet budget (Rpm=%d, Tpm=%d)", cfg.RPM, cfg.TPM), "fleet_"
+			params = map[string]string{"Rpm": strconv.Itoa(cfg.RPM), "Tpm": strconv.Itoa(cfg.TPM)}
 		}
-		j, err := cs.runLimitedJob(ctx, cfg, fleet, uint64(200+i))
+		j, err := runStackJob(ctx, cfg, params, uint64(200+i))
 		if err != nil {
-			return nil, fmt.Errorf("bench: cloud-rate-limited %s: %w", name, err)
+			return nil, fmt.Errorf("bench: cloud-rate-limited, %s: %w", name, err)
 		}
 		provider := time.Duration(j.admitted) * cfg.Latency
-		row := map[string]float64{"time_s": j.elapsed.Seconds(), "ratio": j.elapsed.Seconds() / minimum.Seconds(),
-			"requests": float64(j.requests), "limited_pct": 100 * float64(j.limited) / float64(max(j.requests, 1)),
-			"degraded": float64(j.degraded), "billed_ratio": j.billed.Seconds() / provider.Seconds(),
-			"deferrals": float64(j.deferrals), "unbooked": float64(j.unbooked), "redelivery_s": j.redelivery.Seconds()}
-		if j.budgetCalls > 0 {
-			row["ddb_per_call"] = float64(j.budgetRequests) / float64(j.budgetCalls)
+		row := map[string]float64{"time_s": j.makespan.Seconds(), "ratio": j.makespan.Seconds() / minimum.Seconds(),
+			"completed_s": j.toCompleted.Seconds(), "requests": float64(j.requests),
+			"limited_pct": 100 * float64(j.limited) / float64(max(j.requests, 1)), "degraded": float64(j.degraded),
+			"invocations": float64(j.log.Invocations), "billed_ratio": j.log.Billed.Seconds() / provider.Seconds(),
+			"deferrals": float64(j.log.Budget.Deferred), "unbooked": float64(j.log.Budget.Unbooked), "redelivery_s": j.redelivery.Seconds(),
+			"resent": float64(j.log.Resent), "herd": float64(j.log.ResentHerd)}
+		if j.log.Budget.Calls > 0 {
+			row["ddb_per_call"] = float64(j.log.Budget.Requests) / float64(j.log.Budget.Calls)
 		}
 		s.Rows = append(s.Rows, Row{Name: name, Values: row})
-		pfx := "nogate_"
 		if fleet {
-			pfx = "fleet_"
 			s.target("fleet: 429s of provider requests", "<=", row["limited_pct"], 2, "%")
 			s.target("fleet: makespan over the limit's minimum", "<=", row["ratio"], 1.15, "x")
 			s.target("fleet: degraded", "<=", row["degraded"], 0, "")
 			s.target("fleet: billed function time over the provider's latencies", "<=", row["billed_ratio"], 1.3, "x")
 			s.target("fleet: transiently failed item redelivered after (s)", "<=", row["redelivery_s"], 30, "s")
-			s.target("fleet: budget DynamoDB requests per provider call", "<=", row["ddb_per_call"], 2, "")
-			s.Notes = append(s.Notes, "fleet run, AWS requests by role: "+j.ops)
+			if j.log.Budget.Calls > 0 {
+				s.target("fleet: budget DynamoDB requests per provider call", "<=", row["ddb_per_call"], 2, "")
+			} else {
+				s.skip("fleet: budget DynamoDB requests per provider call", "<=", 2, "", "no \"fleet budget\" line with calls in the analyze function's log")
+			}
 		}
-		s.figure(pfx+"time_s", j.elapsed.Seconds())
-		s.figure(pfx+"invocations", float64(j.invocations))
-		s.figure(pfx+"billed_s", j.billed.Seconds())
+		s.figure(pfx+"time_s", j.makespan.Seconds())
+		s.figure(pfx+"completed_s", j.toCompleted.Seconds())
+		s.figure(pfx+"invocations", float64(j.log.Invocations))
+		s.figure(pfx+"billed_s", j.log.Billed.Seconds())
 		s.figure(pfx+"provider_s", provider.Seconds())
+		s.figure(pfx+"budget_lines", float64(j.log.BudgetLines))
+		s.figure(pfx+"budget_calls", float64(j.log.Budget.Calls))
+		s.figure(pfx+"budget_requests", float64(j.log.Budget.Requests))
+		s.figure(pfx+"budget_conflicts", float64(j.log.Budget.Conflicts))
+		s.figure(pfx+"budget_waited_s", j.log.Budget.Waited.Seconds())
+		s.figure(pfx+"failed_deliveries", float64(j.log.Failed))
+		s.figure(pfx+"longest_idle_s", j.longestIdle.Seconds())
+		for w, n := range j.perWindow {
+			s.figure(fmt.Sprintf("%sanswered_in_window_%d", pfx, w+1), float64(n))
+		}
+		if j.log.Resent > 0 {
+			s.figure(pfx+"resent_mean_delay_s", j.log.ResentDelay.Seconds()/float64(j.log.Resent))
+		}
 	}
 	s.figure("minimum_s", minimum.Seconds())
 	s.Notes = append(s.Notes,
-		fmt.Sprintf("minimum = as many calls per window as both limits allow (%d), windows starting with the first request, plus one answer", min(cfg.RPM, cfg.TPM/perCall)),
-		"billed = the analyze invocations' summed handler time (against moto on this machine); provider time = admitted calls x latency",
-		"today's failures are made visible at once by the bench's poller, which flatters it: on AWS they wait out the queue's 900 s visibility timeout",
-		"budget DynamoDB req/call = the fleet gate's UpdateItem/GetItem requests over the calls it admitted (deferral bookings included)")
+		fmt.Sprintf("minimum = as many calls per window as both limits allow (%d), windows starting with the first request, plus one answer; time = first provider request to last provider answer", min(cfg.RPM, cfg.TPM/perCall)),
+		"billed = the sum of the analyze function's RIE REPORT Durations (its log on the stack); provider time = admitted calls x latency",
+		"deferrals, unbooked, budget DynamoDB req/call (over the calls the budget admitted) = sums of the analyze function's \"fleet budget\" log lines",
+		"re-sent to a slot = the analyze function's \"exercise deferred to its rate-limit slot\" lines (budget deferrals and provider Retry-After waits over MaxWait, both runs); most due back in one second = the largest count of them whose time + delay falls in the same second",
+		"answered_in_window_N = provider calls answered (not 429) in the N-th window from the first request; longest_idle_s = the longest time with no answered call in flight at the provider",
+		"failed item retried after = the longest gap from a 500 answer of the transiently failing exercise to its next request")
 	s.ElapsedMS = ms(time.Since(began))
 	return s, nil
 }
 
-// runLimitedJob runs one job of the scenario through the cloud path.
-func (cs *cloudStack) runLimitedJob(ctx context.Context, cfg CloudLimitedConfig, fleet bool, seed uint64) (limitedJob, error) {
-	var j limitedJob
+// providerCall is one request the fake provider answered, as the bench saw it.
+type providerCall struct {
+	begin, end time.Time
+	status     int
+	marked     bool // a request of the exercise that fails transiently
+}
+
+// recordingProvider wraps the fake provider's handler and records every request's
+// arrival, answer and status.
+type recordingProvider struct {
+	next   http.Handler
+	marker []byte
+	mu     sync.Mutex
+	calls  []providerCall
+}
+
+func (p *recordingProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := providerCall{begin: time.Now()}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	c.marked = bytes.Contains(body, p.marker)
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	p.next.ServeHTTP(sw, r)
+	c.end, c.status = time.Now(), sw.status
+	p.mu.Lock()
+	p.calls = append(p.calls, c)
+	p.mu.Unlock()
+}
+
+func (p *recordingProvider) recorded() []providerCall {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]providerCall(nil), p.calls...)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// runStackJob deploys the template with params (and the scenario's provider and
+// batch), runs one job of the scenario through it and reads its figures.
+func runStackJob(ctx context.Context, cfg CloudLimitedConfig, params map[string]string, seed uint64) (j limitedJob, err error) {
 	var fmu sync.Mutex
-	failed := map[string]int{}
-	type try struct {
-		at     time.Time
-		failed bool
-	}
-	var tries []try // the requests of the exercise that fails transiently
+	failures := 0
 	marker := fmt.Sprintf("Exercise %d:", cfg.FailPosition+1)
-	const apiKey = "fake-key-0123456789"
-	fake := fakeopenai.New(fakeopenai.Config{Limit: cfg.RPM, TokenLimit: cfg.TPM, Window: cfg.Window, Latency: cfg.Latency, APIKey: apiKey,
+	fake := fakeopenai.NewHandler(fakeopenai.Config{Limit: cfg.RPM, TokenLimit: cfg.TPM, Window: cfg.Window, Latency: cfg.Latency,
 		Respond: func(_ int, r fakeopenai.Request) fakeopenai.Answer {
 			a := fakeopenai.Answer{InputTokens: cfg.InputTokens, OutputTokens: cfg.OutputTokens}
-			if strings.Contains(string(r.Body), marker) {
+			if bytes.Contains(r.Body, []byte(marker)) {
 				fmu.Lock()
-				failed[marker]++
-				n := failed[marker]
-				tries = append(tries, try{r.At, n <= cfg.FailCalls})
+				failures++
+				n := failures
 				fmu.Unlock()
 				if n <= cfg.FailCalls {
 					a.Status, a.Body, a.InputTokens, a.OutputTokens = 500, `{"error":{"message":"The server had an error","type":"server_error"}}`, 1, 1
@@ -210,13 +283,47 @@ func (cs *cloudStack) runLimitedJob(ctx context.Context, cfg CloudLimitedConfig,
 			}
 			return a
 		}})
-	defer fake.Close()
+	rec := &recordingProvider{next: fake, marker: []byte(marker)}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
 
-	counters := map[string]*AWSCounter{}
-	for _, r := range []string{RoleDispatch, RoleAnalyze, RolePoller, RoleUpload} {
-		counters[r] = NewAWSCounter()
+	dir, err := os.MkdirTemp(cfg.Dir, "examina-bench-stack-")
+	if err != nil {
+		return j, err
 	}
-	up, disp, poll := cs.clients(counters[RoleUpload]), cs.clients(counters[RoleDispatch]), cs.clients(counters[RolePoller])
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w (the stack's logs are kept in %s)", err, filepath.Join(dir, "logs"))
+			return
+		}
+		if !cfg.KeepDirs {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return j, err
+	}
+	engineLog, err := os.Create(filepath.Join(dir, "logs", "engine.log"))
+	if err != nil {
+		return j, err
+	}
+	defer engineLog.Close()
+	p := map[string]string{"Provider": "openai", "BaseUrl": srv.URL + "/v1", "BatchSize": strconv.Itoa(cfg.Batch)}
+	for k, v := range params {
+		p[k] = v
+	}
+	st, err := stack.Up(ctx, stack.Config{Dir: dir, Template: cfg.Template, CodeRoot: cfg.CodeRoot, Parameters: p,
+		Logger: slog.New(slog.NewJSONHandler(engineLog, nil))})
+	if err != nil {
+		return j, err
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			_ = st.Close()
+		}
+	}()
+
 	cf := Course(cfg.Exercises, seed)
 	cf.Course.Code = fmt.Sprintf("L%d", seed)
 	for i := range cf.Exercises {
@@ -226,77 +333,20 @@ func (cs *cloudStack) runLimitedJob(ctx context.Context, cfg CloudLimitedConfig,
 	if err != nil {
 		return j, err
 	}
-	key := fmt.Sprintf("%s%s/limited.json", mototest.InputPrefix, cf.Course.Code)
-	if err := up.bucket.Put(ctx, key, data, "application/json"); err != nil {
-		return j, fmt.Errorf("upload: %w", err)
+	awsCfg := st.AWSConfig()
+	objects := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true })
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), st.Env()["TABLE_NAME"])
+	uploaded := time.Now()
+	if _, err := objects.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(st.Env()["BUCKET_NAME"]),
+		Key: aws.String("input/" + cf.Course.Code + "/limited.json"), Body: bytes.NewReader(data), ContentType: aws.String("application/json")}); err != nil {
+		return j, fmt.Errorf("uploading the course: %w", err)
 	}
-	d := &cloud.Dispatcher{Store: disp.store, Cache: disp.store, Objects: disp.bucket, Queue: sqsq.New(disp.sqs, cs.st.QueueURL), Executions: disp.sfn,
-		Bucket: cs.st.BucketName, StateMachineARN: cs.st.StateMachineArn, Provider: "openai", Model: "fake-model"}
-	ev, _ := json.Marshal(events.S3Event{Records: []events.S3EventRecord{{EventVersion: "2.1", EventSource: "aws:s3", AWSRegion: mototest.Region,
-		EventName: "ObjectCreated:Put", S3: events.S3Entity{Bucket: events.S3Bucket{Name: cs.st.BucketName, Arn: "arn:aws:s3:::" + cs.st.BucketName},
-			Object: events.S3Object{Key: key, Size: int64(len(data)), ETag: fmt.Sprintf("etag-l%d", seed)}}}}})
-	if _, err := d.Handle(ctx, ev); err != nil {
-		return j, fmt.Errorf("dispatch: %w", err)
-	}
-	exec, jobID, err := cs.findExecution(ctx, cf.Course.Code)
+	job, err := waitJob(ctx, store, cf.Course.Code, cfg.JobTimeout)
 	if err != nil {
 		return j, err
 	}
-	token, err := mototest.FanOutToken(ctx, cs.sfn, exec)
-	if err != nil {
-		return j, err
-	}
-	fan, _ := json.Marshal(cloud.FanOutInput{Action: "fanout", JobID: jobID, TaskToken: token})
-	if _, err := d.Handle(ctx, fan); err != nil {
-		return j, fmt.Errorf("fan-out: %w", err)
-	}
-
-	// One handler per poller: each stands for a function instance with its own
-	// clients and, with the fleet budget, its own Gate on the shared item.
-	var gates []*fleetgate.Gate
-	handlers := make([]*cloud.Analyze, cfg.Batch)
-	for w := range handlers {
-		an := cs.clients(counters[RoleAnalyze])
-		client, err := openai.New(openai.Config{Name: "openai", BaseURL: fake.BaseURL(), APIKey: apiKey, Model: "fake-model", Strict: true,
-			HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}})
-		if err != nil {
-			return j, err
-		}
-		a := &pipeline.Analyzer{Provider: client, Policy: retry.DefaultPolicy(), CallTimeout: 30 * time.Second}
-		h := &cloud.Analyze{Store: an.store, Signaler: an.sfn, MaxReceives: mototest.MaxReceiveCount,
-			Analyzer: func(context.Context) (*pipeline.Analyzer, error) { return a, nil }}
-		if fleet {
-			api := mototest.NewSerialDynamoDB(dynamodb.NewFromConfig(counters[RoleAnalyze].Instrument(cs.cfg)), &cs.writes)
-			g := fleetgate.New(fleetgate.NewDynamoTable(api, cs.st.TableName), fleetgate.Key("openai", "fake-model", apiKey),
-				fleetgate.Config{RPM: cfg.RPM, TPM: cfg.TPM, Per: cfg.Window, MaxConcurrency: cfg.Batch, MaxWait: cfg.MaxWait, Headroom: cfg.Headroom})
-			gates = append(gates, g)
-			a.Gate = g
-			h.Requeue, h.QueueURL, h.MaxWait = an.sqs, cs.st.QueueURL, cfg.MaxWait
-		}
-		handlers[w] = h
-	}
-	var mu sync.Mutex
-	record := func(d time.Duration) {
-		mu.Lock()
-		j.invocations++
-		j.billed += d
-		mu.Unlock()
-	}
-	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make([]error, cfg.Batch)
-	for w := range cfg.Batch {
-		wg.Go(func() {
-			errs[w] = cs.pollLimited(ctx, poll.sqs, handlers[w], jobID, cfg.Exercises, !fleet, record)
-		})
-	}
-	wg.Wait()
-	j.elapsed = time.Since(start)
-	if err := errors.Join(errs...); err != nil {
-		return j, err
-	}
-	check := dynamo.New(cs.db, cs.st.TableName)
-	results, err := check.Results(ctx, jobID)
+	j.toCompleted = time.Since(uploaded)
+	results, err := store.Results(ctx, job.ID)
 	if err != nil {
 		return j, err
 	}
@@ -305,83 +355,124 @@ func (cs *cloudStack) runLimitedJob(ctx context.Context, cfg CloudLimitedConfig,
 			j.degraded++
 		}
 	}
-	// The transiently failed exercise: the longest gap from a 500 answer to its next
-	// request, wherever that next try came from (a retry, a deferral, a redelivery).
-	fmu.Lock()
-	for i := 1; i < len(tries); i++ {
-		if tries[i-1].failed {
-			j.redelivery = max(j.redelivery, tries[i].at.Sub(tries[i-1].at)-cfg.Latency)
-		}
+	// The invocation that counted the last result may still be ending: its REPORT line
+	// comes when it returns.
+	for deadline := time.Now().Add(30 * time.Second); len(st.Pool().Busy("AnalyzeFunction")) > 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
 	}
-	fmu.Unlock()
+	analyzeLog := st.FunctionLog("AnalyzeFunction")
+	closed = true
+	if err := st.Close(); err != nil {
+		return j, fmt.Errorf("closing the stack: %w", err)
+	}
+	f, err := os.Open(analyzeLog)
+	if err != nil {
+		return j, fmt.Errorf("the analyze function's log: %w", err)
+	}
+	defer f.Close()
+	if j.log, err = ParseFunctionLog(f); err != nil {
+		return j, fmt.Errorf("%s: %w", analyzeLog, err)
+	}
+
+	calls := rec.recorded()
 	fs := fake.Stats()
 	j.requests, j.limited, j.admitted = fs.Requests, fs.Limited, fs.Admitted
-	for _, g := range gates {
-		gs := g.Stats()
-		j.budgetRequests += gs.Requests
-		j.budgetCalls += gs.Calls
-		j.deferrals += gs.Deferred
-		j.unbooked += gs.Unbooked
+	var first, last time.Time
+	var lastFailure time.Time // the answer of the marked exercise's latest 500
+	for _, c := range calls {
+		if first.IsZero() || c.begin.Before(first) {
+			first = c.begin
+		}
+		if c.status != http.StatusTooManyRequests && c.end.After(last) {
+			last = c.end
+		}
+		if !c.marked {
+			continue
+		}
+		if !lastFailure.IsZero() && c.begin.After(lastFailure) {
+			j.redelivery = max(j.redelivery, c.begin.Sub(lastFailure))
+			lastFailure = time.Time{}
+		}
+		if c.status >= 500 {
+			lastFailure = c.end
+		}
 	}
-	job := CloudJob{Ops: map[string]map[string]OpStats{}}
-	for r, c := range counters {
-		job.Ops[r] = c.Ops()
-	}
-	j.ops = opsSummary(job)
+	j.makespan = last.Sub(first)
+	j.perWindow, j.longestIdle = timeline(calls, first, cfg.Window)
 	return j, nil
 }
 
-// pollLimited is one poller of the event source mapping: one message per invocation;
-// successes deleted; failures made visible at once when resetFailures (today's bench
-// poller), else left with the visibility the function gave them. record gets every
-// invocation's duration.
-func (cs *cloudStack) pollLimited(ctx context.Context, client *sqs.Client, h *cloud.Analyze, jobID string, total int, resetFailures bool,
-	record func(time.Duration)) error {
-	check := dynamo.New(cs.db, cs.st.TableName)
-	lastDone, lastProgress := -1, time.Now()
+// timeline counts the calls answered (not 429) per window from first, and finds the
+// longest time the provider had none of them in flight.
+func timeline(calls []providerCall, first time.Time, window time.Duration) ([]int, time.Duration) {
+	var answered []providerCall
+	for _, c := range calls {
+		if c.status != http.StatusTooManyRequests {
+			answered = append(answered, c)
+		}
+	}
+	slices.SortFunc(answered, func(a, b providerCall) int { return a.begin.Compare(b.begin) })
+	var per []int
+	var idle time.Duration
+	var busyUntil time.Time
+	for _, c := range answered {
+		w := int(c.begin.Sub(first) / window)
+		for len(per) <= w {
+			per = append(per, 0)
+		}
+		per[w]++
+		if !busyUntil.IsZero() && c.begin.After(busyUntil) {
+			idle = max(idle, c.begin.Sub(busyUntil))
+		}
+		if c.end.After(busyUntil) {
+			busyUntil = c.end
+		}
+	}
+	return per, idle
+}
+
+// waitJob waits for the job of the course code to complete and returns it; a failed
+// job, one that makes no progress for five minutes, or timeout is an error.
+func waitJob(ctx context.Context, store *dynamo.Store, code string, timeout time.Duration) (examina.Job, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var job examina.Job
+	lastDone, progressed := -1, time.Now()
 	for {
-		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &cs.st.QueueURL, MaxNumberOfMessages: 1,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
-		if err != nil {
-			return fmt.Errorf("receive: %w", err)
-		}
-		if len(out.Messages) == 0 {
-			job, err := check.GetJob(ctx, jobID)
-			if err != nil {
-				return err
+		if job.ID == "" {
+			jobs, err := store.ListJobs(ctx)
+			if err != nil && ctx.Err() == nil {
+				return job, fmt.Errorf("listing the jobs: %w", err)
 			}
-			if job.Done >= total {
-				return nil
+			for _, jb := range jobs {
+				if jb.Course.Code == code {
+					job = jb
+				}
 			}
-			if job.Done != lastDone {
-				lastDone, lastProgress = job.Done, time.Now()
-			} else if time.Since(lastProgress) > 2*time.Minute {
-				return fmt.Errorf("job %s stuck at %d of %d results (%s)", jobID, job.Done, total, cs.queueState(ctx))
+		} else {
+			jb, err := store.GetJob(ctx, job.ID)
+			if err != nil && ctx.Err() == nil {
+				return job, fmt.Errorf("job %s: %w", job.ID, err)
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
+			if err == nil {
+				job = jb
 			}
-			continue
-		}
-		m := out.Messages[0]
-		id := aws.ToString(m.MessageId)
-		rec := events.SQSMessage{MessageId: id, ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs"}
-		t0 := time.Now()
-		resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{rec}})
-		record(time.Since(t0))
-		if err != nil {
-			return fmt.Errorf("analyze: %w", err)
 		}
 		switch {
-		case len(resp.BatchItemFailures) == 0:
-			_, err = client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &cs.st.QueueURL, ReceiptHandle: m.ReceiptHandle})
-		case resetFailures:
-			_, err = client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: &cs.st.QueueURL, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+		case job.Status == examina.JobCompleted:
+			return job, nil
+		case job.Status == examina.JobFailed || job.Status == examina.JobRejected:
+			return job, fmt.Errorf("job %s %s: %s %v", job.ID, job.Status, job.Reason, job.Problems)
 		}
-		if err != nil {
-			return fmt.Errorf("settling a message: %w", err)
+		if job.Done != lastDone {
+			lastDone, progressed = job.Done, time.Now()
+		} else if time.Since(progressed) > 5*time.Minute {
+			return job, fmt.Errorf("job %q of course %s: no progress for 5 minutes at %d of %d (status %q)", job.ID, code, job.Done, job.Total, job.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return job, fmt.Errorf("job %q of course %s at %d of %d (status %q) after %v: %w", job.ID, code, job.Done, job.Total, job.Status, timeout, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }

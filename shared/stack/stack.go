@@ -411,6 +411,12 @@ func (s *Stack) AWSConfig() aws.Config { return s.awsCfg }
 // name, a table's name…), "" when there is none.
 func (s *Stack) PhysicalID(logicalID string) string { return s.physical[logicalID] }
 
+// FunctionLog returns the path of the log of a function of the template (its
+// logical id): what its RIE processes print, REPORT lines included.
+func (s *Stack) FunctionLog(logicalID string) string {
+	return filepath.Join(s.cfg.Dir, "logs", safeName(s.physical[logicalID])+".log")
+}
+
 // Dir returns the stack's state directory (env, logs/).
 func (s *Stack) Dir() string { return s.cfg.Dir }
 
