@@ -28,7 +28,8 @@ type Env struct {
 	MaxReceives     int     // EXAMINA_MAX_RECEIVES, default 3
 	MaxCostUSD      float64 // EXAMINA_MAX_COST_USD: every new job's cost cap, 0 (default): none
 	// MaxWait is the longest the analyze function sleeps for a rate-limit slot or a
-	// retry (EXAMINA_MAX_WAIT_MS, default 3000); a longer wait defers the exercise.
+	// retry (EXAMINA_MAX_WAIT_MS, default 1000: SQS delays are whole seconds, so a
+	// longer sleep is never cheaper than deferring); a longer wait defers the exercise.
 	MaxWait time.Duration
 	// MaxDefer is how long an exercise may keep being deferred (EXAMINA_MAX_DEFER_SECONDS,
 	// default 3600: the fan-out's timeout).
@@ -60,7 +61,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	if e.MaxReceives, err = intVar(getenv, "EXAMINA_MAX_RECEIVES", 3); err != nil {
 		return Env{}, err
 	}
-	waitMS, err := intVar(getenv, "EXAMINA_MAX_WAIT_MS", 3000)
+	waitMS, err := intVar(getenv, "EXAMINA_MAX_WAIT_MS", 1000)
 	if err != nil {
 		return Env{}, err
 	}
