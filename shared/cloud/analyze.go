@@ -224,6 +224,7 @@ func (h *Analyze) logBudget(ctx context.Context, ev events.SQSEvent, before flee
 		slog.Int("budget_deferred", after.Deferred-before.Deferred),
 		slog.Int("budget_unbooked", after.Unbooked-before.Unbooked),
 		slog.Int("budget_conflicts", after.Conflicts-before.Conflicts),
+		slog.Int("budget_past_horizon", after.PastHorizon-before.PastHorizon),
 		slog.Int64("budget_waited_ms", (after.Waited-before.Waited).Milliseconds()))
 }
 

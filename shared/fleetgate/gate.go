@@ -88,6 +88,7 @@ type Stats struct {
 	Unbooked    int           // deferred without a booking: beyond the horizon
 	Requests    int           // DynamoDB requests
 	Conflicts   int           // conditional writes that failed and were redone
+	PastHorizon int           // of them: bookings refused because the budget was booked past the horizon
 	Waited      time.Duration // time slept for slots
 	RateLimited int           // settled calls with a rate-limited error
 	Credited    int           // reserved tokens given back
@@ -463,6 +464,11 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 				return b, nil
 			}
 			g.conflict()
+			if max(old.Rtat, old.Ttat, old.Hold) > op.Ceil {
+				g.mu.Lock()
+				g.stats.PastHorizon++
+				g.mu.Unlock()
+			}
 			continue
 		}
 		// Exact path: computed from the state read, written if it is unchanged.
@@ -532,10 +538,16 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 }
 
 // beyondHorizon defers a caller without booking: it comes back when the backlog
-// ahead of it, now ahead, has shrunk to half the horizon, spread over the next half
-// horizon so the callers deferred together do not all come back at once.
+// ahead of it, now ahead, has shrunk to half the horizon, spread so the callers
+// deferred together do not all come back at once.
 func (g *Gate) beyondHorizon(ahead, horizon time.Duration) error {
-	d := ahead - horizon/2 + time.Duration(mrand.Float64()*float64(horizon/2))
+	// Spread over half the horizon, or over the backlog itself while the horizon is
+	// still short (a job's first seconds): by then the horizon has grown to cover it.
+	spread := horizon / 2
+	if horizon < g.cfg.Horizon {
+		spread = max(spread, ahead)
+	}
+	d := ahead - horizon/2 + time.Duration(mrand.Float64()*float64(spread))
 	g.mu.Lock()
 	g.stats.Deferred++
 	g.stats.Unbooked++

@@ -482,3 +482,28 @@ func TestFailedCallLeavesItsSlotForTheRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestLearningHerdSpreads: while the horizon is still short (nothing learned), the
+// callers deferred beyond it come back spread over the whole backlog, not its last
+// second, so that when they return the grown horizon books them.
+func TestLearningHerdSpreads(t *testing.T) {
+	clock := retrytest.NewClock(t0)
+	g := New(newMemTable(), key, Config{RPM: 60, TPM: 36000, Clock: clock, MaxWait: time.Second})
+	ctx := context.Background()
+	var waits []time.Duration
+	for range 40 {
+		_, err := g.Reserve(ctx, 2000) // 3.4 s of tokens each at the estimate
+		var de *pipeline.DeferError
+		if errors.As(err, &de) && de.Slot == "" {
+			waits = append(waits, de.Wait)
+		}
+	}
+	if len(waits) < 35 {
+		t.Fatalf("%d unbooked deferrals, want most of 40 (horizon 2 s before anything is learned)", len(waits))
+	}
+	slices.Sort(waits)
+	// Backlog 3.4 s (the first call's tokens): back between 2.4 s and 5.8 s.
+	if lo, hi := waits[0], waits[len(waits)-1]; lo < 2*time.Second || hi > 6*time.Second || hi-lo < 2*time.Second {
+		t.Fatalf("unbooked waits %v .. %v, want spread over about 2.4-5.8 s", lo, hi)
+	}
+}
