@@ -196,6 +196,7 @@ func CloudLimited(ctx context.Context, cfg CloudLimitedConfig) (*Scenario, error
 		s.figure(pfx+"budget_calls", float64(j.log.Budget.Calls))
 		s.figure(pfx+"budget_requests", float64(j.log.Budget.Requests))
 		s.figure(pfx+"budget_conflicts", float64(j.log.Budget.Conflicts))
+		s.figure(pfx+"budget_past_horizon", float64(j.log.Budget.PastHorizon))
 		s.figure(pfx+"budget_waited_s", j.log.Budget.Waited.Seconds())
 		s.figure(pfx+"failed_deliveries", float64(j.log.Failed))
 		s.figure(pfx+"longest_idle_s", j.longestIdle.Seconds())

@@ -42,12 +42,13 @@ const (
 
 // BudgetTotals are the sums of the "fleet budget" lines' attributes.
 type BudgetTotals struct {
-	Requests  int           // budget_requests: DynamoDB requests of the fleet budget
-	Calls     int           // budget_calls: provider calls it admitted
-	Deferred  int           // budget_deferred: calls deferred to a later slot
-	Unbooked  int           // budget_unbooked: deferrals made without a booked slot
-	Conflicts int           // budget_conflicts: conditional-write conflicts
-	Waited    time.Duration // budget_waited_ms: time slept for slots
+	Requests    int           // budget_requests: DynamoDB requests of the fleet budget
+	Calls       int           // budget_calls: provider calls it admitted
+	Deferred    int           // budget_deferred: calls deferred to a later slot
+	Unbooked    int           // budget_unbooked: deferrals made without a booked slot
+	Conflicts   int           // budget_conflicts: conditional-write conflicts
+	PastHorizon int           // budget_past_horizon: of them, bookings refused past the horizon
+	Waited      time.Duration // budget_waited_ms: time slept for slots
 }
 
 // maxLogLine bounds one line of a function log (the function's JSON lines are short;
@@ -137,6 +138,7 @@ func (fl *FunctionLog) jsonLine(line []byte, due map[int64]int) error {
 		fl.Budget.Deferred += b.Deferred
 		fl.Budget.Unbooked += b.Unbooked
 		fl.Budget.Conflicts += b.Conflicts
+		fl.Budget.PastHorizon += b.PastHorizon
 		fl.Budget.Waited += b.Waited
 	case msgDeferred:
 		var delay int64 // slog's JSON duration: nanoseconds
@@ -164,8 +166,11 @@ func budgetLine(rec map[string]json.RawMessage) (BudgetTotals, error) {
 		name string
 		to   *int
 	}{{"budget_requests", &b.Requests}, {"budget_calls", &b.Calls}, {"budget_deferred", &b.Deferred},
-		{"budget_unbooked", &b.Unbooked}, {"budget_conflicts", &b.Conflicts}, {"budget_waited_ms", &waited}} {
+		{"budget_unbooked", &b.Unbooked}, {"budget_conflicts", &b.Conflicts}, {"budget_past_horizon", &b.PastHorizon}, {"budget_waited_ms", &waited}} {
 		raw, ok := rec[f.name]
+		if !ok && f.name == "budget_past_horizon" {
+			continue // added later: older logs lack it
+		}
 		if !ok {
 			return b, fmt.Errorf("fleet budget line without %s", f.name)
 		}

@@ -10,7 +10,7 @@ import (
 const (
 	reportLine    = "REPORT RequestId: 6f1c\tInit Duration: 12.50 ms\tDuration: 1250.25 ms\tBilled Duration: 1251 ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB\t"
 	reportLineMI  = "REPORT RequestId: 7a2d\tDuration: 125.46 ms"
-	budgetLineOK  = `{"time":"2026-12-01T13:00:00Z","level":"INFO","msg":"fleet budget","job_id":"L201-ab","position":3,"budget_requests":2,"budget_calls":1,"budget_deferred":1,"budget_unbooked":0,"budget_conflicts":1,"budget_waited_ms":1500}`
+	budgetLineOK  = `{"time":"2026-12-01T13:00:00Z","level":"INFO","msg":"fleet budget","job_id":"L201-ab","position":3,"budget_requests":2,"budget_calls":1,"budget_deferred":1,"budget_unbooked":0,"budget_conflicts":1,"budget_past_horizon":1,"budget_waited_ms":1500}`
 	budgetLineTwo = `{"level":"INFO","msg":"fleet budget","budget_requests":3,"budget_calls":1,"budget_deferred":0,"budget_unbooked":1,"budget_conflicts":0,"budget_waited_ms":0}`
 	deferredAt    = `{"time":"2026-12-01T13:14:51.081915517Z","level":"INFO","msg":"exercise deferred to its rate-limit slot","job_id":"l200-22f5","position":47,"delay":%d,"deferrals":1,"reason":"retry wait: rate_limited"}`
 	failedLine    = `{"time":"2026-12-01T13:14:52Z","level":"WARN","msg":"analysis failed: message will be redelivered","job_id":"l200-22f5","position":7,"receive":1,"error":"server_error"}`
@@ -34,7 +34,7 @@ func TestParseFunctionLog(t *testing.T) {
 			want: FunctionLog{Invocations: 2, Billed: 1250250*time.Microsecond + 125460*time.Microsecond}},
 		{name: "fleet budget lines summed",
 			log: budgetLineOK + "\n" + budgetLineTwo,
-			want: FunctionLog{BudgetLines: 2, Budget: BudgetTotals{Requests: 5, Calls: 2, Deferred: 1, Unbooked: 1, Conflicts: 1,
+			want: FunctionLog{BudgetLines: 2, Budget: BudgetTotals{Requests: 5, Calls: 2, Deferred: 1, Unbooked: 1, Conflicts: 1, PastHorizon: 1,
 				Waited: 1500 * time.Millisecond}}},
 		{name: "everything interleaved",
 			log:  "START RequestId: 6f1c\n" + budgetLineTwo + "\nEND RequestId: 6f1c\n" + reportLineMI + "\n",
