@@ -260,9 +260,11 @@ func (h *Analyze) one(ctx context.Context, rec events.SQSMessage) bool {
 	)
 	if h.timeLeft(ctx) {
 		actx := ctx
-		if receives > 1 {
-			// Redelivered after a failure: the fleet budget may give its call the slot
-			// a failed call left unused rather than queue it behind every booked one.
+		if receives > 1 || task.Deferral != nil && task.Deferral.Attempts > 0 {
+			// Redelivered after a failure, or deferred after calls that did not
+			// succeed (a retry's backoff over MaxWait): the fleet budget may give its
+			// call the slot a failed call left unused rather than queue it behind every
+			// booked one.
 			actx = pipeline.WithRetry(ctx)
 		}
 		a, cacheKey, err = h.analyze(actx, log, task, last)

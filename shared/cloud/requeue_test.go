@@ -179,6 +179,16 @@ func TestHandleDefersAndBacksOff(t *testing.T) {
 	if want := []bool{false, false, true, true}; !slices.Equal(gate.retries, want) {
 		t.Fatalf("calls marked as retries %v, want %v", gate.retries, want)
 	}
+	// A deferred copy whose earlier delivery made calls that did not succeed (a
+	// retry's backoff deferred) calls as a retry too, on its first receive.
+	provider, h.analyzer, gate.retries = offline.New(), nil, nil
+	task.Deferral = &Deferral{Count: 1, Since: now0, Attempts: 1}
+	body, _ = json.Marshal(task)
+	h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m4", ReceiptHandle: "r4", Body: string(body),
+		Attributes: map[string]string{"ApproximateReceiveCount": "1"}}}})
+	if len(gate.retries) == 0 || !gate.retries[0] {
+		t.Fatalf("a deferred retry's calls marked as retries: %v, want true", gate.retries)
+	}
 	if _, err := ParseTask(`{"job_id":"j","position":0,"total":1,"exercise":{"position":0},"deferral":{"count":0}}`); err == nil {
 		t.Fatal("a deferral with count 0 was accepted")
 	}

@@ -105,11 +105,12 @@ type Gate struct {
 	ir    float64 // ms per request (0: unlimited)
 	it    float64 // ms per token (0: unlimited)
 
-	mu    sync.Mutex
-	state State // last seen, to predict the next booking
-	known bool
-	taken map[string]bool // slots from pipeline.SlotFrom already used: a slot serves one call
-	stats Stats
+	mu       sync.Mutex
+	state    State // last seen, to predict the next booking
+	known    bool
+	taken    map[string]bool // slots from pipeline.SlotFrom already used: a slot serves one call
+	ownSpare int64           // until when the spare this gate's last failed call left is kept (0: none)
+	stats    Stats
 }
 
 // New returns the gate of the budget item key in table.
@@ -287,15 +288,16 @@ func (g *Gate) take(slot string) bool {
 }
 
 // spareFor reports whether a call should first try to take a spare slot: it is the
-// retry of a redelivered item (pipeline.IsRetry), or the last state seen has a spare
-// left (this invocation's own call just failed, and this is its retry).
+// retry of a redelivered or deferred item (pipeline.IsRetry), or this gate's own call
+// just left one (in a Lambda instance, which handles one message at a time, its next
+// call is that call's retry). Other calls leave spares to retries.
 func (g *Gate) spareFor(ctx context.Context) bool {
 	if pipeline.IsRetry(ctx) {
 		return true
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.known && g.state.Spares > 0 && g.state.SpareUntil >= ms(g.clock.Now())
+	return g.ownSpare > 0 && g.ownSpare >= ms(g.clock.Now())
 }
 
 // claimSpare takes a spare slot: the call starts now, on budget a failed call booked
@@ -324,6 +326,7 @@ func (g *Gate) claimSpare(ctx context.Context, tokens int) booking {
 	g.remember(old)
 	g.mu.Lock()
 	g.stats.Reused++
+	g.ownSpare = 0
 	g.mu.Unlock()
 	return booking{At: now, Tokens: cost(tokens, old), Estimate: tokens, Gen: old.Gen, Lease: op.Lease}
 }
@@ -541,11 +544,11 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 // ahead of it, now ahead, has shrunk to half the horizon, spread so the callers
 // deferred together do not all come back at once.
 func (g *Gate) beyondHorizon(ahead, horizon time.Duration) error {
-	// Spread over half the horizon, or over the backlog itself while the horizon is
+	// Spread over half the horizon, or over twice the backlog while the horizon is
 	// still short (a job's first seconds): by then the horizon has grown to cover it.
 	spread := horizon / 2
 	if horizon < g.cfg.Horizon {
-		spread = max(spread, ahead)
+		spread = max(spread, 2*ahead)
 	}
 	d := ahead - horizon/2 + time.Duration(mrand.Float64()*float64(spread))
 	g.mu.Lock()
@@ -623,6 +626,7 @@ func (g *Gate) settle(ctx context.Context, b booking, resp examina.Response, err
 		op.SpareUntil = now + g.cfg.SpareTTL.Milliseconds()
 		g.mu.Lock()
 		g.stats.Spared++
+		g.ownSpare = op.SpareUntil
 		g.mu.Unlock()
 	}
 	var cur State
