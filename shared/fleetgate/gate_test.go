@@ -367,11 +367,11 @@ func TestCostAndHorizonLearn(t *testing.T) {
 		wantHorizon time.Duration
 	}{
 		{"nothing learned", State{}, 2000, 6 * time.Second},
-		{"one call at 40%", State{Used: 800, Est: 2000, Settled: 1}, 880, 7500 * time.Millisecond},              // 0.4 x 1.1
-		{"two calls", State{Used: 1600, Est: 4000, Settled: 2}, 857, time.Minute},                               // 0.4 x 1.0707
-		{"25 calls at 40%", State{Used: 20000, Est: 50000, Settled: 25}, 816, 14 * time.Minute},                 // 0.4 x 1.02
-		{"usage above the estimate", State{Used: 3000, Est: 2000, Settled: 3}, 2000, 202500 * time.Millisecond}, // never above
-		{"older item without the count", State{Used: 6000, Est: 15000}, 830, 14 * time.Minute},                  // 7 estimates: 0.4 x 1.038
+		{"one call at 40%", State{Used: 800, Est: 2000, Settled: 1}, 880, 7500 * time.Millisecond},     // 0.4 x 1.1
+		{"two calls", State{Used: 1600, Est: 4000, Settled: 2}, 857, 14 * time.Minute},                 // 0.4 x 1.0707
+		{"25 calls at 40%", State{Used: 20000, Est: 50000, Settled: 25}, 816, 14 * time.Minute},        // 0.4 x 1.02
+		{"usage above the estimate", State{Used: 3000, Est: 2000, Settled: 3}, 2000, 14 * time.Minute}, // never above
+		{"older item without the count", State{Used: 6000, Est: 15000}, 830, 14 * time.Minute},         // 7 estimates: 0.4 x 1.038
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
