@@ -49,7 +49,11 @@ type deferPlan struct {
 // unit): the message comes back at most a second after its slot, never before it, so
 // the function that receives it calls at once instead of sleeping (billed) for the
 // rest. A slot used late stays the fleet's: the next slots are booked after it.
-func planDefer(now time.Time, task Task, de *pipeline.DeferError, maxDefer time.Duration) deferPlan {
+//
+// A wait without a slot (a server's Retry-After, an unbooked budget deferral) gets up
+// to a tenth more, at most 5 s, by jitter (a number in [0, 1)): the exercises a server
+// told to come back at its reset do not all come back in the same second.
+func planDefer(now time.Time, task Task, de *pipeline.DeferError, maxDefer time.Duration, jitter float64) deferPlan {
 	d := Deferral{Since: now}
 	if task.Deferral != nil {
 		d = *task.Deferral
@@ -60,7 +64,11 @@ func planDefer(now time.Time, task Task, de *pipeline.DeferError, maxDefer time.
 	d.Count++
 	d.Attempts += de.Attempts
 	d.Slot = de.Slot
-	delay := time.Duration(math.Ceil(de.Wait.Seconds())) * time.Second
+	wait := de.Wait
+	if de.Slot == "" {
+		wait += time.Duration(jitter * float64(min(wait/10, 5*time.Second)))
+	}
+	delay := time.Duration(math.Ceil(wait.Seconds())) * time.Second
 	task.Deferral = &d
 	return deferPlan{Resend: true, Delay: min(max(delay, 0), maxDelay), Task: task}
 }
@@ -85,7 +93,7 @@ func (h *Analyze) deferTask(ctx context.Context, log *slog.Logger, task Task, de
 	if maxDefer <= 0 {
 		maxDefer = time.Hour
 	}
-	p := planDefer(h.now(), task, de, maxDefer)
+	p := planDefer(h.now(), task, de, maxDefer, h.jitter())
 	if !p.Resend {
 		log.LogAttrs(ctx, slog.LevelWarn, "deferred for longer than allowed: failing the message instead",
 			slog.Duration("max_defer", maxDefer), slog.String("reason", de.Reason))
@@ -112,11 +120,7 @@ func (h *Analyze) backoff(ctx context.Context, log *slog.Logger, rec events.SQSM
 	if h.Requeue == nil || h.QueueURL == "" || rec.ReceiptHandle == "" {
 		return
 	}
-	jitter := h.Jitter
-	if jitter == nil {
-		jitter = rand.Float64
-	}
-	d := retryBackoff(receive, jitter)
+	d := retryBackoff(receive, h.jitter)
 	_, err := h.Requeue.ChangeMessageVisibility(context.WithoutCancel(ctx), &sqs.ChangeMessageVisibilityInput{
 		QueueUrl: &h.QueueURL, ReceiptHandle: &rec.ReceiptHandle, VisibilityTimeout: int32(d / time.Second)})
 	if err != nil {
@@ -125,6 +129,14 @@ func (h *Analyze) backoff(ctx context.Context, log *slog.Logger, rec events.SQSM
 		return
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "failed message returns after a short backoff", slog.Duration("backoff", d), slog.Int("receive", receive))
+}
+
+// jitter returns a number in [0, 1) from Jitter or math/rand.
+func (h *Analyze) jitter() float64 {
+	if h.Jitter != nil {
+		return h.Jitter()
+	}
+	return rand.Float64()
 }
 
 func (d *Deferral) String() string {

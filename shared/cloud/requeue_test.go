@@ -40,12 +40,36 @@ func TestPlanDefer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := planDefer(now0, Task{JobID: "j", Deferral: tt.prior}, tt.de, tt.max)
+			p := planDefer(now0, Task{JobID: "j", Deferral: tt.prior}, tt.de, tt.max, 0)
 			if p.Resend != tt.resend || p.Delay != tt.delay {
 				t.Fatalf("plan %+v, want resend %v after %v", p, tt.resend, tt.delay)
 			}
 			if tt.resend && *p.Task.Deferral != tt.want {
 				t.Fatalf("deferral %+v, want %+v", *p.Task.Deferral, tt.want)
+			}
+		})
+	}
+}
+
+// TestPlanDeferJitter: a wait without a slot (a server's Retry-After) comes back up to
+// a tenth later (at most 5 s), so the exercises told the same reset spread out; a
+// booked slot is kept exactly.
+func TestPlanDeferJitter(t *testing.T) {
+	tests := []struct {
+		name   string
+		de     *pipeline.DeferError
+		jitter float64
+		delay  time.Duration
+	}{
+		{"no jitter", &pipeline.DeferError{Wait: 30200 * time.Millisecond}, 0, 31 * time.Second},
+		{"half of a tenth", &pipeline.DeferError{Wait: 30200 * time.Millisecond}, 0.5, 32 * time.Second}, // 30.2 + 1.51
+		{"at most 5 s", &pipeline.DeferError{Wait: 10 * time.Minute}, 0.99, 10*time.Minute + 5*time.Second},
+		{"a booked slot is not moved", &pipeline.DeferError{Wait: 12700 * time.Millisecond, Slot: "s"}, 0.99, 13 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if p := planDefer(now0, Task{JobID: "j"}, tt.de, time.Hour, tt.jitter); p.Delay != tt.delay {
+				t.Fatalf("delay %v, want %v", p.Delay, tt.delay)
 			}
 		})
 	}
