@@ -92,8 +92,8 @@ type Stats struct {
 	Waited      time.Duration // time slept for slots
 	RateLimited int           // settled calls with a rate-limited error
 	Credited    int           // reserved tokens given back
-	Spared      int           // slots left by failed calls, and taken by retries
-	Reused      int
+	Spared      int           // slots left as spares by calls that failed without using them
+	Reused      int           // spares taken by retries
 }
 
 // Gate is a fleet-wide budget. It is safe for concurrent use.
@@ -297,7 +297,7 @@ func (g *Gate) spareFor(ctx context.Context) bool {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.ownSpare > 0 && g.ownSpare >= ms(g.clock.Now())
+	return g.ownSpare >= ms(g.clock.Now()) // 0 when none is kept
 }
 
 // claimSpare takes a spare slot: the call starts now, on budget a failed call booked
@@ -416,18 +416,16 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 		}
 		c := cost(estimate, seen)
 		rAdd, tAdd := g.ir, g.it*float64(c)
-		blind := !known && attempt == 0
-		if !known {
-			// A new invocation knows nothing yet: it tries the fast path on a guess (a
-			// busy budget, the timeline of the larger cost the later one, the limit at
-			// its maximum), which a busy fleet's item usually matches; a refusal
-			// returns the item, so a wrong guess costs what a read would have.
-			seen = State{Clim: seen.Clim}
-			if blind {
-				seen.Exists, seen.Rtat, seen.Ttat = true, now, now
-				if tAdd > rAdd {
-					seen.Ttat++
-				}
+		// A new invocation knows nothing yet (g.state is zero): it tries the fast path
+		// on a guess (a busy budget, the timeline of the larger cost the later one, the
+		// limit at its maximum), which a busy fleet's item usually matches; a refusal
+		// returns the item, so a wrong guess costs what a read would have, and every
+		// later attempt works from what DynamoDB returned.
+		blind := !known
+		if blind {
+			seen.Exists, seen.Rtat, seen.Ttat = true, now, now
+			if tAdd > rAdd {
+				seen.Ttat++
 			}
 		}
 		var rFloor, tFloor int64 // 0: a limit that is off has no floor
@@ -444,7 +442,7 @@ func (g *Gate) book(ctx context.Context, estimate int) (booking, error) {
 			}
 		}
 		anchor := seen.Ttat > seen.Rtat // the token timeline is the later one
-		if (known || blind) && seen.Exists && (anchor || seen.Rtat >= rFloor) && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
+		if seen.Exists && (anchor || seen.Rtat >= rFloor) && seen.Ttat >= tFloor && seen.Hold <= now && int64(len(seen.Leases)) < seen.Clim {
 			// Fast path: both timelines current, no pause: ADD the call's cost
 			// (commutative, so concurrent bookings do not conflict).
 			// A lease is taken when the slot is predicted to be due within MaxWait.
